@@ -1,0 +1,2 @@
+#include "postoffice.h"
+int main(void){return 0;}

@@ -1,0 +1,697 @@
+/* postoffice.h - libpostoffice: compose e-mail and send it over SMTP(S)
+ * through libcurl, or through a program such as `sendmail -t`.
+ *
+ * This is the library's only public header.  Sections, in order:
+ * version, errors, parts (the MIME tree), letters, rendering, SMTP
+ * delivery and sessions, the program transport.
+ *
+ * Conventions (they hold for every function unless its block says
+ * otherwise):
+ *
+ * - Handles are opaque.  A *_new function returns NULL only when memory
+ *   runs out.  Every *_free function accepts NULL.
+ * - Strings are UTF-8 and NUL-terminated.  Where a length is taken,
+ *   PO_ZERO_TERMINATED means "use strlen".
+ * - Setters *copy* their input; the caller keeps ownership of what it
+ *   passed.  Returned strings are *borrowed*: they belong to the handle and
+ *   stay valid until the next call on that handle (or its free).
+ * - Functions that can fail return an int status: PO_OK (0) or a positive
+ *   code from the table below.  After a failure, po_last_error() gives a
+ *   one-line explanation for the calling thread.
+ * - Nothing here writes to stdout or stderr, installs signal handlers, or
+ *   exits.
+ * - Threads: a handle is used by one thread at a time; different handles
+ *   can be used from different threads at once.
+ */
+#ifndef POSTOFFICE_H
+#define POSTOFFICE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define PO_EXTERN __attribute__((visibility("default")))
+#else
+#define PO_EXTERN
+#endif
+
+#define PO_ZERO_TERMINATED ((size_t)-1)
+
+/* ======================================================================
+ * Version
+ */
+#define PO_VERSION_MAJOR 0
+#define PO_VERSION_MINOR 1
+#define PO_VERSION_PATCH 0
+#define PO_VERSION "0.1.0"
+#define PO_VERSION_NUM                                                      \
+	((PO_VERSION_MAJOR << 16) | (PO_VERSION_MINOR << 8) | PO_VERSION_PATCH)
+
+/* po_version - the library's version string, e.g. "0.1.0".
+ * Returns: a static string. */
+PO_EXTERN const char *po_version(void);
+
+/* po_version_num - the version as 0xMMmmpp (major, minor, patch), so a
+ * binding can refuse a library older than it needs.
+ * Returns: PO_VERSION_NUM of the library actually loaded. */
+PO_EXTERN unsigned long po_version_num(void);
+
+/* po_init - one-time global set-up (libcurl's curl_global_init).
+ * Safe to call many times and from many threads; the SMTP functions call
+ * it themselves.  Call it early if your program starts threads that use
+ * libcurl on their own.
+ * Returns: PO_OK, or PO_ETRANSPORT if libcurl could not initialise. */
+PO_EXTERN int po_init(void);
+
+/* ======================================================================
+ * Errors
+ *
+ * The table is append-only: a code never changes meaning.  Bindings map
+ * codes through po_errname(), so the table exists once.
+ */
+#define PO_ERROR_MAP(XX)                                                   \
+	XX(OK, 0, "success")                                               \
+	XX(ENOMEM, 1, "out of memory")                                     \
+	XX(EINVAL, 2, "invalid argument")                                  \
+	XX(EADDRESS, 3, "malformed e-mail address")                        \
+	XX(EHEADER, 4, "malformed header")                                 \
+	XX(ETOOLONG, 5, "header line too long")                            \
+	XX(EUTF8, 6, "text is not valid UTF-8")                            \
+	XX(EFILENAME, 7, "malformed file name")                            \
+	XX(ECONTENTTYPE, 8, "malformed content type")                      \
+	XX(EENCODING, 9, "unknown transfer encoding")                      \
+	XX(EBOUNDARY, 10, "malformed MIME boundary")                       \
+	XX(ENOENT, 11, "file not found")                                   \
+	XX(EACCES, 12, "file not readable")                                \
+	XX(EISDIR, 13, "file is a directory")                              \
+	XX(EIO, 14, "read error")                                          \
+	XX(EREADER, 15, "reader callback failed")                          \
+	XX(ENOBODY, 16, "letter has no body")                              \
+	XX(ENOSENDER, 17, "letter has no sender")                          \
+	XX(ENORCPT, 18, "letter has no recipients")                        \
+	XX(EBUSY, 19, "setting fixed for the life of the session")         \
+	XX(ELINE, 20, "line too long for its transfer encoding")           \
+	XX(EDNS, 21, "could not resolve host")                             \
+	XX(ECONNECT, 22, "could not connect to server")                    \
+	XX(ETLS, 23, "TLS handshake failed")                               \
+	XX(ECERT, 24, "server certificate not trusted")                    \
+	XX(ESTARTTLS, 25, "STARTTLS not available")                        \
+	XX(EAUTH, 26, "authentication failed")                             \
+	XX(EAUTHMECH, 27, "no usable authentication mechanism")            \
+	XX(EGREETING, 28, "server refused the connection")                 \
+	XX(EHELO, 29, "server refused EHLO/HELO")                          \
+	XX(ESENDER, 30, "sender refused")                                  \
+	XX(ERECIPIENT, 31, "recipient refused")                            \
+	XX(EDATA, 32, "DATA command refused")                              \
+	XX(EMESSAGE, 33, "message refused")                                \
+	XX(ETIMEOUT, 34, "timed out")                                      \
+	XX(ECONNLOST, 35, "connection lost")                               \
+	XX(EPROTOCOL, 36, "unexpected server reply")                       \
+	XX(ESMTPUTF8, 37, "server does not support SMTPUTF8")              \
+	XX(ENOPROGRAM, 38, "program could not be run")                     \
+	XX(EPROGRAM, 39, "program failed")                                 \
+	XX(EABORTED, 40, "aborted by callback")                            \
+	XX(ETRANSPORT, 41, "transport error")                              \
+	XX(ESTATE, 42, "operation not valid in this state")
+
+enum po_status {
+#define PO__ENUM(name, code, text) PO_##name = code,
+	PO_ERROR_MAP(PO__ENUM)
+#undef PO__ENUM
+	PO__STATUS_COUNT
+};
+
+/* po_strerror - a short English description of a status ("recipient
+ * refused").  Returns: a static string; "unknown error" for codes not in
+ * the table. */
+PO_EXTERN const char *po_strerror(int status);
+
+/* po_errname - the status's name without the PO_ prefix ("ERECIPIENT").
+ * Returns: a static string; "UNKNOWN" for codes not in the table. */
+PO_EXTERN const char *po_errname(int status);
+
+/* po_last_error - a one-line explanation of the last failure of a po_*
+ * function in the calling thread, naming the offending input where there
+ * is one ("To address \"a b@c\": space not allowed").  Secrets are never
+ * included.
+ * Returns: a thread-local string, valid until the thread's next failing
+ * call; "" if nothing failed yet. */
+PO_EXTERN const char *po_last_error(void);
+
+/* ======================================================================
+ * Parts: a MIME tree
+ *
+ * A part is a leaf (text, octets, a file, or a reader callback) or a
+ * multipart with children.  A parent owns its children: po_part_free on
+ * the root frees the tree; a letter owns its body part.
+ *
+ * Defaults follow Allegro's make-mime-part (design.md §4.9):
+ * - text parts: Content-Type text/plain with the given charset; encoding
+ *   7bit when the octets are ASCII with lines of at most 998 octets, no
+ *   bare CR and no line that is a lone "."; quoted-printable when they are
+ *   ASCII but break one of those rules; base64 when they are not ASCII.
+ * - byte and file parts: application/octet-stream (file parts: the type
+ *   guessed from the file name), base64.
+ * - reader parts: application/octet-stream, base64; a reader part whose
+ *   type is set to text/... (or message/rfc822) defaults to
+ *   quoted-printable, which is safe for any content read later.
+ * - multiparts: no transfer encoding; a random boundary of Allegro's shape
+ *   ("----------_" and 32 characters from [0-9a-e]), fixed when the part
+ *   is made.
+ */
+typedef struct po_part po_part;
+
+/* Read callback: copy up to len bytes into buf and store the count in
+ * *n_out.  Return 0 on success (with *n_out == 0 meaning end of data) or
+ * non-zero to fail the render or send, which then returns PO_EREADER.
+ * It is called only from inside po_reader_read / po_*_send, in the calling
+ * thread; it must return normally (no longjmp or non-local exit). */
+typedef int (*po_read_fn)(void *userdata, void *buf, size_t len,
+			  size_t *n_out);
+
+/* po_part_new_text - a text/plain part holding a copy of len octets.
+ * charset: the charset parameter ("utf-8", "iso-8859-1", ...); NULL means
+ * "utf-8".  The octets are not converted; the caller encodes the text in
+ * that charset.  Returns: the part (free with po_part_free), NULL on OOM. */
+PO_EXTERN po_part *po_part_new_text(const char *text, size_t len,
+				    const char *charset);
+
+/* po_part_new_bytes - an application/octet-stream part holding a copy of
+ * len octets.  Returns: the part, NULL on OOM. */
+PO_EXTERN po_part *po_part_new_bytes(const void *data, size_t len);
+
+/* po_part_new_file - an attachment read from the file at path.
+ * The file is opened once here to check it exists, is a regular file and
+ * can be read (so the error comes now), then closed; its content is read
+ * only while rendering, in chunks.  Type: guessed from the file name
+ * (po_mime_type_for_name).  Disposition: attachment, with the base name of
+ * path as the filename.  Encoding: base64.
+ * Returns: PO_OK and the part in *part_out, or PO_ENOENT, PO_EACCES,
+ * PO_EISDIR, PO_EINVAL (NULL or empty path), PO_ENOMEM. */
+PO_EXTERN int po_part_new_file(const char *path, po_part **part_out);
+
+/* po_part_new_reader - a part whose octets come from fn(userdata, ...),
+ * pulled chunk by chunk during the render.  The data can be read only
+ * once, so a letter with a reader part can be rendered or sent once.
+ * Returns: the part, NULL on OOM. */
+PO_EXTERN po_part *po_part_new_reader(po_read_fn fn, void *userdata);
+
+/* po_part_new_multipart - a multipart/<subtype> part with no children.
+ * subtype: "mixed", "alternative", "related", ...; NULL means "mixed".
+ * Returns: the part, NULL on OOM or if subtype is not an RFC 2045 token. */
+PO_EXTERN po_part *po_part_new_multipart(const char *subtype);
+
+/* po_part_add - append child to multipart parent.  Takes ownership of
+ * child on success (child must not already have a parent).
+ * Returns: PO_OK, PO_EINVAL (parent not multipart, child already owned,
+ * child == parent or one of its ancestors). */
+PO_EXTERN int po_part_add(po_part *parent, po_part *child);
+
+/* po_part_free - free part and all its children.  Must not be called on a
+ * part that has a parent or belongs to a letter. */
+PO_EXTERN void po_part_free(po_part *part);
+
+/* po_part_set_type - set the content type, "type/subtype" (two RFC 2045
+ * tokens, no parameters; case kept as given).  Changing a multipart's type
+ * to a non-multipart one (or back) is PO_EINVAL.
+ * Returns: PO_OK, PO_ECONTENTTYPE, PO_EINVAL, PO_ENOMEM. */
+PO_EXTERN int po_part_set_type(po_part *part, const char *type);
+
+/* po_part_set_charset - set (or, with NULL, remove) the charset parameter.
+ * It is written first among the parameters, as Allegro does.
+ * Returns: PO_OK, PO_ECONTENTTYPE (not a token), PO_ENOMEM. */
+PO_EXTERN int po_part_set_charset(po_part *part, const char *charset);
+
+/* po_part_add_param - append a Content-Type parameter (after charset and,
+ * for multiparts, boundary).  Order is kept.  name: an RFC 2045 token
+ * other than "charset" or "boundary"; value: UTF-8 without CR, LF, NUL.
+ * Returns: PO_OK, PO_ECONTENTTYPE, PO_EHEADER, PO_EUTF8, PO_ENOMEM. */
+PO_EXTERN int po_part_add_param(po_part *part, const char *name,
+				const char *value);
+
+/* po_part_set_encoding - the Content-Transfer-Encoding: "7bit", "8bit",
+ * "binary", "base64" or "quoted-printable" (any case); NULL restores the
+ * default.  For 7bit/8bit/binary the body is sent with canonical CRLF line
+ * endings; if a text part held in memory cannot be sent that way (a line
+ * over 998 octets, a bare CR, a lone "." line, or non-ASCII octets under
+ * 7bit) quoted-printable is used instead.  Multiparts take no encoding.
+ * Returns: PO_OK, PO_EENCODING, PO_EINVAL (multipart), PO_ENOMEM. */
+PO_EXTERN int po_part_set_encoding(po_part *part, const char *encoding);
+
+/* Dispositions for po_part_set_disposition. */
+#define PO_DISPOSITION_NONE 0
+#define PO_DISPOSITION_INLINE 1
+#define PO_DISPOSITION_ATTACHMENT 2
+
+/* po_part_set_disposition - set the Content-Disposition (PO_DISPOSITION_*)
+ * and its filename (UTF-8, without directory; NULL for none).  A
+ * non-ASCII filename is written as RFC 2231 filename*= with an RFC 2047
+ * filename= fallback.
+ * Returns: PO_OK, PO_EINVAL (bad disposition), PO_EFILENAME (CR, LF, NUL,
+ * '/' or empty), PO_EUTF8, PO_ENOMEM. */
+PO_EXTERN int po_part_set_disposition(po_part *part, int disposition,
+				      const char *filename);
+
+/* po_part_set_id - set the Content-ID (NULL to remove).  Angle brackets
+ * are added when missing: "x@y" is written "<x@y>".
+ * Returns: PO_OK, PO_EHEADER (CR, LF, NUL, white space, or non-ASCII),
+ * PO_ENOMEM. */
+PO_EXTERN int po_part_set_id(po_part *part, const char *content_id);
+
+/* po_part_set_description - set the Content-Description (unstructured
+ * text, RFC 2047-encoded if not ASCII); NULL to remove.
+ * Returns: PO_OK, PO_EHEADER, PO_EUTF8, PO_ENOMEM. */
+PO_EXTERN int po_part_set_description(po_part *part, const char *text);
+
+/* po_part_add_header - append an extra header field to the part, written
+ * before its Content-* fields (as Allegro's part headers are).  On the
+ * letter's body part, From, To, Cc, Subject, Reply-To, Date and
+ * Message-ID given here replace the letter's own (Allegro: part headers
+ * beat keyword arguments).
+ * Returns: PO_OK, PO_EHEADER (bad name; CR, LF or NUL), PO_EUTF8,
+ * PO_ENOMEM. */
+PO_EXTERN int po_part_add_header(po_part *part, const char *name,
+				 const char *value);
+
+/* po_part_set_boundary - set a multipart's boundary (1..70 RFC 2046
+ * bchars, not ending in a space); NULL generates a new random one.
+ * Returns: PO_OK, PO_EBOUNDARY, PO_EINVAL (not multipart), PO_ENOMEM. */
+PO_EXTERN int po_part_set_boundary(po_part *part, const char *boundary);
+
+/* po_part_boundary - the multipart's boundary.
+ * Returns: borrowed string, or NULL for a leaf part. */
+PO_EXTERN const char *po_part_boundary(const po_part *part);
+
+/* po_mime_type_for_name - the content type for a file name, looked up by
+ * its extension (case-insensitive) in the built-in table: Allegro's
+ * entries plus modern ones (csv, json, svg, docx, xlsx, webp, mp4, ...).
+ * Returns: a static string; "application/octet-stream" when unknown. */
+PO_EXTERN const char *po_mime_type_for_name(const char *filename);
+
+/* ======================================================================
+ * Letters: envelope + headers + body
+ *
+ * Addresses are "local@domain", "<local@domain>", "Name <local@domain>"
+ * or "\"Quoted, Name\" <local@domain>".  The envelope gets the part
+ * inside the angle brackets; the header keeps the display name
+ * (RFC 2047-encoded when not ASCII).  A non-ASCII domain is converted to
+ * its A-label (IDNA 2008, libidn2).  Refused with PO_EADDRESS: a missing
+ * local part or domain, white space, stray '<' '>', control characters.
+ */
+typedef struct po_letter po_letter;
+
+/* po_letter_new - an empty letter.  Returns: the letter, NULL on OOM. */
+PO_EXTERN po_letter *po_letter_new(void);
+
+/* po_letter_free - free the letter and its body part. */
+PO_EXTERN void po_letter_free(po_letter *letter);
+
+/* po_letter_set_from - the sender: From: header and envelope MAIL FROM.
+ * Returns: PO_OK, PO_EADDRESS, PO_EUTF8, PO_ENOMEM. */
+PO_EXTERN int po_letter_set_from(po_letter *letter, const char *address);
+
+/* po_letter_add_to / _cc / _bcc - add a recipient.  To and Cc appear in
+ * the header and the envelope; Bcc only in the envelope (and, for the
+ * program transport, in a Bcc: header: design §4.11).  Duplicates are
+ * kept, in order: to, cc, bcc.
+ * Returns: PO_OK, PO_EADDRESS, PO_EUTF8, PO_ENOMEM. */
+PO_EXTERN int po_letter_add_to(po_letter *letter, const char *address);
+PO_EXTERN int po_letter_add_cc(po_letter *letter, const char *address);
+PO_EXTERN int po_letter_add_bcc(po_letter *letter, const char *address);
+
+/* po_letter_set_subject - the Subject (UTF-8; RFC 2047-encoded as needed).
+ * Returns: PO_OK, PO_EHEADER (CR, LF or NUL), PO_EUTF8, PO_ENOMEM. */
+PO_EXTERN int po_letter_set_subject(po_letter *letter, const char *subject);
+
+/* po_letter_add_reply_to - add an address to the Reply-To header.
+ * Returns: PO_OK, PO_EADDRESS, PO_EUTF8, PO_ENOMEM. */
+PO_EXTERN int po_letter_add_reply_to(po_letter *letter, const char *address);
+
+/* po_letter_add_header_line - append a raw header line "Name: value"
+ * (no line ending).  Written after the generated fields, in order.  A
+ * Date or Message-ID given here replaces the generated one.
+ * Returns: PO_OK, PO_EHEADER (no colon, bad name, CR, LF or NUL),
+ * PO_EUTF8, PO_ENOMEM. */
+PO_EXTERN int po_letter_add_header_line(po_letter *letter, const char *line);
+
+/* po_letter_set_body - the body as a MIME part tree; the letter takes
+ * ownership of body (which must not have a parent) and frees any previous
+ * body.  Headers are built: see po_reader_new.
+ * Returns: PO_OK, PO_EINVAL. */
+PO_EXTERN int po_letter_set_body(po_letter *letter, po_part *body);
+
+/* po_letter_set_raw - the letter is pre-formatted: len octets (headers and
+ * body) sent as they are, except that line endings are made CRLF.  No
+ * header is built (this is what send-smtp uses).  The envelope still comes
+ * from set_from/add_to/add_cc/add_bcc.  The letter keeps a copy.
+ * Returns: PO_OK, PO_ENOMEM. */
+PO_EXTERN int po_letter_set_raw(po_letter *letter, const void *data,
+				size_t len);
+
+/* po_letter_set_raw_reader - like po_letter_set_raw, but the octets are
+ * pulled from fn(userdata, ...) while sending (once only).
+ * Returns: PO_OK, PO_EINVAL (fn NULL), PO_ENOMEM. */
+PO_EXTERN int po_letter_set_raw_reader(po_letter *letter, po_read_fn fn,
+				       void *userdata);
+
+/* po_letter_message_id - the letter's Message-ID ("<...>"): the one the
+ * caller supplied in a header, else one generated at the letter's first
+ * render and kept for later renders and sends (so a resend is
+ * recognisable).  Returns: borrowed string, or NULL before the first
+ * render of a letter with no Message-ID header (and for raw letters). */
+PO_EXTERN const char *po_letter_message_id(const po_letter *letter);
+
+/* po_letter_envelope_from - the envelope sender ("a@b").
+ * Returns: borrowed string, or NULL if unset. */
+PO_EXTERN const char *po_letter_envelope_from(const po_letter *letter);
+
+/* po_letter_recipient_count / po_letter_recipient - the envelope
+ * recipients in order (to, cc, bcc), as bare "a@b".
+ * Returns: the count; the i-th recipient (borrowed), NULL if out of range. */
+PO_EXTERN size_t po_letter_recipient_count(const po_letter *letter);
+PO_EXTERN const char *po_letter_recipient(const po_letter *letter, size_t i);
+
+/* ======================================================================
+ * Rendering: the wire form, pulled chunk by chunk
+ *
+ * The wire form of a letter with a body part is: From, To, Cc, Subject,
+ * Reply-To, Date and Message-ID (the last two unless supplied), the raw
+ * header lines, then MIME-Version: 1.0, the body part's own headers and
+ * its Content-* fields, a blank line and the body.  Every line ends in
+ * CRLF; no bare CR or LF is ever produced; nothing is dot-stuffed and no
+ * terminating "." line is added.  Memory use does not depend on the size
+ * of file or reader parts.
+ */
+typedef struct po_reader po_reader;
+
+/* Flags for po_reader_new / po_reader_new_part. */
+#define PO_RENDER_BCC 0x1 /* write a Bcc: header (program transport) */
+#define PO_RENDER_LF 0x2  /* end lines with LF instead of CRLF (for Lisp
+			     character streams; never for the wire) */
+
+/* po_reader_new - start rendering letter.  Everything is validated here -
+ * sender, recipients (at least one), headers, parts, files still
+ * readable - so every input error is reported before the first byte is
+ * produced.  The letter must stay alive, unchanged, until the reader is
+ * freed.
+ * Returns: PO_OK and the reader in *reader_out, or PO_ENOSENDER,
+ * PO_ENORCPT, PO_ENOBODY, PO_ETOOLONG, PO_ENOENT, PO_EACCES, PO_EISDIR,
+ * PO_ESTATE (a reader part already consumed), PO_ENOMEM, ... */
+PO_EXTERN int po_reader_new(po_letter *letter, unsigned flags,
+			    po_reader **reader_out);
+
+/* po_reader_new_part - render one part as a top-level MIME entity
+ * (MIME-Version, the part's headers, its body), as Allegro's
+ * mime-part-writer does.  No sender or recipients are needed.
+ * Returns: as po_reader_new. */
+PO_EXTERN int po_reader_new_part(po_part *part, unsigned flags,
+				 po_reader **reader_out);
+
+/* po_reader_read - copy up to len bytes of the wire form into buf.
+ * *n_out is the count; 0 means the end.  Errors while reading a file or
+ * reader part (PO_EIO, PO_EREADER, PO_ELINE) end the render: the output
+ * so far is incomplete and must not be delivered.
+ * Returns: PO_OK or an error status. */
+PO_EXTERN int po_reader_read(po_reader *reader, void *buf, size_t len,
+			     size_t *n_out);
+
+/* po_reader_free - free the reader (closing any open file). */
+PO_EXTERN void po_reader_free(po_reader *reader);
+
+/* ======================================================================
+ * SMTP delivery through libcurl
+ *
+ * A po_smtp handle holds a server, its TLS settings and credentials, and
+ * at most one open connection.  Sending one letter: po_smtp_new, the
+ * setters, po_smtp_send, po_smtp_free.  Sending many: call po_smtp_send
+ * again; the connection is reused (a session).  The server, TLS settings
+ * and credentials are fixed once the handle has connected: changing them
+ * then returns PO_EBUSY (libcurl's reuse matching is unsafe across them).
+ *
+ * After po_smtp_send returns, the outcome accessors below describe it.
+ * PO_OK means the server accepted the letter (250 after the final dot); a
+ * failed QUIT afterwards does not change that.  Any other status means it
+ * did not, except that po_smtp_outcome_unknown() reports the one case where
+ * the final dot was sent and no reply came back.
+ */
+typedef struct po_smtp po_smtp;
+
+/* Security modes for po_smtp_set_security. */
+#define PO_TLS_NONE 0         /* plain SMTP (default) */
+#define PO_TLS_IMPLICIT 1     /* TLS from the first byte (smtps, port 465) */
+#define PO_TLS_STARTTLS 2     /* STARTTLS required: fail before any
+				 credential or mail if not offered */
+#define PO_TLS_STARTTLS_TRY 3 /* STARTTLS if offered, else plain text
+				 (Allegro's old behaviour; opt-in only) */
+
+/* TLS options for po_smtp_set_tls_option. */
+#define PO_TLSOPT_CA_FILE 1      /* CA bundle (PEM) */
+#define PO_TLSOPT_CA_PATH 2      /* directory of hashed CA certificates */
+#define PO_TLSOPT_CERT 3         /* client certificate (PEM) */
+#define PO_TLSOPT_KEY 4          /* client private key (PEM) */
+#define PO_TLSOPT_KEY_PASSWORD 5 /* password of the key */
+#define PO_TLSOPT_CRL_FILE 6     /* certificate revocation list (PEM) */
+#define PO_TLSOPT_CIPHERS 7      /* TLS 1.2 cipher list (OpenSSL syntax) */
+#define PO_TLSOPT_TLS13_CIPHERS 8 /* TLS 1.3 cipher suites */
+#define PO_TLSOPT_MIN_VERSION 9  /* "1.0", "1.1", "1.2" (default) or "1.3" */
+#define PO_TLSOPT_SERVER_NAME 10 /* name to verify and send as SNI when it
+				    differs from the host connected to */
+
+/* Trace directions. */
+#define PO_TRACE_CLIENT 'C' /* a command we sent */
+#define PO_TRACE_SERVER 'S' /* a reply line we received */
+#define PO_TRACE_INFO 'I'   /* a remark: connecting, TLS established... */
+
+/* Trace callback: one line, without its line ending.  AUTH payloads and
+ * every client line after a 334 challenge are replaced by "<masked>";
+ * body bytes are never traced.  Must return normally. */
+typedef void (*po_trace_fn)(void *userdata, int direction,
+			    const char *line, size_t len);
+
+/* po_smtp_new - a handle with default settings: no server, plain SMTP,
+ * certificate verification on, connect timeout 30 s, reply timeout 60 s,
+ * stall (no progress while sending) 60 s, whole transaction 600 s.
+ * Returns: the handle, NULL on OOM. */
+PO_EXTERN po_smtp *po_smtp_new(void);
+
+/* po_smtp_free - close the connection (QUIT, waiting at most the close
+ * timeout, 5 s by default) and free the handle. */
+PO_EXTERN void po_smtp_free(po_smtp *smtp);
+
+/* po_smtp_set_server - the server: a host name (UTF-8; IDN converted with
+ * libidn2), an IPv4 address, or an IPv6 address with or without brackets;
+ * port 0 means 25 (465 with PO_TLS_IMPLICIT).
+ * Returns: PO_OK, PO_EINVAL (empty, control characters, bad IDN),
+ * PO_EBUSY, PO_ENOMEM. */
+PO_EXTERN int po_smtp_set_server(po_smtp *smtp, const char *host,
+				 unsigned port);
+
+/* po_smtp_set_security - PO_TLS_NONE, _IMPLICIT, _STARTTLS, _STARTTLS_TRY.
+ * Returns: PO_OK, PO_EINVAL, PO_EBUSY. */
+PO_EXTERN int po_smtp_set_security(po_smtp *smtp, int mode);
+
+/* po_smtp_set_verify - verify the server certificate and host name (1,
+ * the default) or not (0).  Applies to implicit TLS and STARTTLS alike.
+ * Returns: PO_OK, PO_EBUSY. */
+PO_EXTERN int po_smtp_set_verify(po_smtp *smtp, int verify);
+
+/* po_smtp_set_tls_option - one of PO_TLSOPT_*; value copied; NULL resets
+ * to the default.
+ * Returns: PO_OK, PO_EINVAL (unknown option, bad version), PO_EBUSY,
+ * PO_ENOMEM. */
+PO_EXTERN int po_smtp_set_tls_option(po_smtp *smtp, int option,
+				     const char *value);
+
+/* po_smtp_set_auth - user name and password, used whenever the server
+ * offers AUTH.  Default mechanisms: CRAM-MD5, PLAIN, LOGIN (libcurl
+ * picks the strongest the server offers); never GSSAPI unless asked.
+ * Both NULL clears.  If the server offers no AUTH the letter is still
+ * sent and po_smtp_credentials_unused() returns 1.
+ * Returns: PO_OK, PO_EINVAL (one NULL), PO_EBUSY, PO_ENOMEM. */
+PO_EXTERN int po_smtp_set_auth(po_smtp *smtp, const char *user,
+			       const char *password);
+
+/* po_smtp_set_bearer - an OAuth 2.0 bearer token for XOAUTH2 or
+ * OAUTHBEARER (with the user name it was issued for).
+ * Returns: PO_OK, PO_EINVAL, PO_EBUSY, PO_ENOMEM. */
+PO_EXTERN int po_smtp_set_bearer(po_smtp *smtp, const char *user,
+				 const char *token);
+
+/* po_smtp_set_auth_mechanisms - restrict AUTH to these mechanisms, a list
+ * separated by spaces or commas: PLAIN, LOGIN, CRAM-MD5, DIGEST-MD5, NTLM,
+ * XOAUTH2, OAUTHBEARER, GSSAPI, EXTERNAL.  NULL restores the default.
+ * If none of them is offered the send fails with PO_EAUTHMECH.
+ * Returns: PO_OK, PO_EINVAL (unknown name), PO_EBUSY, PO_ENOMEM. */
+PO_EXTERN int po_smtp_set_auth_mechanisms(po_smtp *smtp, const char *mechs);
+
+/* po_smtp_set_timeouts - in milliseconds; 0 keeps the current value, a
+ * negative value means no limit.  connect: TCP + TLS handshake; reply:
+ * each server reply (and QUIT on close); stall: sending makes no
+ * progress; total: one whole send.
+ * Returns: PO_OK. */
+PO_EXTERN int po_smtp_set_timeouts(po_smtp *smtp, long connect_ms,
+				   long reply_ms, long stall_ms,
+				   long total_ms);
+
+/* po_smtp_set_ehlo_name - the EHLO argument.  Default: this host's fully
+ * qualified name if it has one, otherwise the local address as an address
+ * literal ("[192.0.2.1]", "[IPv6:2001:db8::1]"); never a bare short name.
+ * Returns: PO_OK, PO_EINVAL (not a domain or address literal), PO_EBUSY,
+ * PO_ENOMEM. */
+PO_EXTERN int po_smtp_set_ehlo_name(po_smtp *smtp, const char *name);
+
+/* po_smtp_set_partial_delivery - 0 (default): all or nothing, the first
+ * refused recipient aborts the letter before DATA.  1: deliver to the
+ * accepted recipients, and report the refused ones (po_smtp_refused_*);
+ * po_smtp_send still returns PO_OK when at least one was accepted and
+ * PO_ERECIPIENT when none was.  Returns: PO_OK. */
+PO_EXTERN int po_smtp_set_partial_delivery(po_smtp *smtp, int on);
+
+/* po_smtp_set_trace - receive the SMTP dialogue (see po_trace_fn); NULL
+ * turns it off.  Returns: PO_OK. */
+PO_EXTERN int po_smtp_set_trace(po_smtp *smtp, po_trace_fn fn,
+				void *userdata);
+
+/* po_smtp_send - deliver letter.  Renders it (po_reader_new's checks come
+ * first, before connecting), opens or reuses the connection, and runs
+ * MAIL, RCPT (each recipient), DATA and the message.  A reused connection
+ * found stale before DATA (421, reset) is retried once on a fresh one.
+ * Returns: PO_OK when the server accepted the letter; otherwise the
+ * failure (PO_EDNS, PO_ECONNECT, PO_ETLS, PO_ECERT, PO_ESTARTTLS,
+ * PO_EAUTH, PO_EAUTHMECH, PO_EGREETING, PO_EHELO, PO_ESENDER,
+ * PO_ERECIPIENT, PO_EDATA, PO_EMESSAGE, PO_ETIMEOUT, PO_ECONNLOST,
+ * PO_EPROTOCOL, PO_ESMTPUTF8, PO_EREADER, PO_EIO, an input error, ...). */
+PO_EXTERN int po_smtp_send(po_smtp *smtp, po_letter *letter);
+
+/* Results of po_smtp_vrfy. */
+#define PO_VRFY_OK 1       /* 250 or 251: the address is valid */
+#define PO_VRFY_CANNOT 2   /* 252: cannot verify, but will try */
+#define PO_VRFY_UNKNOWN 3  /* 550: no such mailbox */
+#define PO_VRFY_OTHER 4    /* any other reply (502 not implemented, ...) */
+
+/* po_smtp_vrfy - send VRFY what (a local part or an address) and classify
+ * the reply into *result_out (PO_VRFY_*); the reply code is in
+ * po_smtp_reply_code().
+ * Returns: PO_OK when a reply was read, or a connection error. */
+PO_EXTERN int po_smtp_vrfy(po_smtp *smtp, const char *what, int *result_out);
+
+/* po_smtp_close - close the connection now (QUIT, bounded by the close
+ * timeout).  The handle keeps its settings but can no longer change them
+ * and can send again on a new connection.  Returns: PO_OK. */
+PO_EXTERN int po_smtp_close(po_smtp *smtp);
+
+/* Outcome of the last po_smtp_send / po_smtp_vrfy on this handle. */
+
+/* po_smtp_reply_code - the reply code that decided the outcome (250 on
+ * success, the refusing code on failure), 0 if there was none. */
+PO_EXTERN int po_smtp_reply_code(const po_smtp *smtp);
+
+/* po_smtp_enhanced_code - the RFC 3463 enhanced status code of that
+ * reply ("5.1.1"), "" if it had none.  Borrowed. */
+PO_EXTERN const char *po_smtp_enhanced_code(const po_smtp *smtp);
+
+/* po_smtp_reply - the full text of that reply, lines joined with "\n"
+ * ("550 5.1.1 <x@y>: Recipient address rejected"), "" if none.  On
+ * success, the reply to the final dot ("250 2.0.0 Ok: queued as 4BXF").
+ * Borrowed. */
+PO_EXTERN const char *po_smtp_reply(const po_smtp *smtp);
+
+/* po_smtp_command - the command the reply answered ("RCPT TO:<x@y>",
+ * "DATA", "." for the end of the message, "CONNECT", "EHLO ...",
+ * "STARTTLS", "AUTH PLAIN <masked>"), "" if none.  Borrowed. */
+PO_EXTERN const char *po_smtp_command(const po_smtp *smtp);
+
+/* po_smtp_errmsg - one line describing the failure, with the command and
+ * the server's reply ("recipient refused: RCPT TO:<x@y>: 550 5.1.1 ..."),
+ * "" after success.  Never contains a secret.  Borrowed. */
+PO_EXTERN const char *po_smtp_errmsg(const po_smtp *smtp);
+
+/* po_smtp_refused_count / _address / _code / _reply - every recipient the
+ * server refused during the last send, with its reply.  Borrowed; NULL
+ * (or 0) when i is out of range. */
+PO_EXTERN size_t po_smtp_refused_count(const po_smtp *smtp);
+PO_EXTERN const char *po_smtp_refused_address(const po_smtp *smtp,
+					      size_t i);
+PO_EXTERN int po_smtp_refused_code(const po_smtp *smtp, size_t i);
+PO_EXTERN const char *po_smtp_refused_reply(const po_smtp *smtp, size_t i);
+
+/* po_smtp_message_id - the Message-ID of the last letter sent. Borrowed;
+ * "" for raw letters. */
+PO_EXTERN const char *po_smtp_message_id(const po_smtp *smtp);
+
+/* po_smtp_credentials_unused - 1 if credentials were set but the server
+ * offered no AUTH, so the last letter went unauthenticated. */
+PO_EXTERN int po_smtp_credentials_unused(const po_smtp *smtp);
+
+/* po_smtp_outcome_unknown - 1 if the last send failed after the whole
+ * message and its final dot were sent, with no reply (timeout or lost
+ * connection): the server may have accepted it.  Do not resend blindly. */
+PO_EXTERN int po_smtp_outcome_unknown(const po_smtp *smtp);
+
+/* po_smtp_connection_reused - 1 if the last send ran on a connection kept
+ * from an earlier one. */
+PO_EXTERN int po_smtp_connection_reused(const po_smtp *smtp);
+
+/* ======================================================================
+ * The program transport: pipe the letter to a program (sendmail -t)
+ *
+ * The program gets the rendered letter on its standard input: CRLF line
+ * endings, no dot-stuffing, no terminating "." line, and a Bcc: header
+ * when the letter has Bcc recipients (sendmail -t reads and removes it).
+ * It runs without a shell (argv form) or through /bin/sh -c (shell form),
+ * with SIGPIPE and the signal mask reset to defaults.  SIGPIPE never
+ * reaches the calling process.  Its standard output and standard error
+ * are collected (the first 64 KiB of each).
+ */
+typedef struct po_program po_program;
+
+/* po_program_new_argv - run argv[0] (searched in PATH) with arguments
+ * argv[1..], argv NULL-terminated; the vector is copied.
+ * Returns: the handle, NULL on OOM or if argv or argv[0] is NULL/empty. */
+PO_EXTERN po_program *po_program_new_argv(const char *const *argv);
+
+/* po_program_new_shell - run command through /bin/sh -c.
+ * Returns: the handle, NULL on OOM or if command is NULL. */
+PO_EXTERN po_program *po_program_new_shell(const char *command);
+
+/* po_program_free - free the handle. */
+PO_EXTERN void po_program_free(po_program *program);
+
+/* po_program_set_timeout - kill the program (SIGTERM, then SIGKILL) if it
+ * has not exited after ms milliseconds; 0 (default) waits forever.
+ * Returns: PO_OK. */
+PO_EXTERN int po_program_set_timeout(po_program *program, long ms);
+
+/* po_program_send - render letter and pipe it to a new run of the program,
+ * then wait for it (no zombie is left behind).
+ * Returns: PO_OK if it read the whole letter and exited with status 0;
+ * PO_ENOPROGRAM if it could not be executed; PO_EPROGRAM if it exited
+ * non-zero, was killed by a signal, or exited without reading all of its
+ * input; PO_ETIMEOUT; or a render error (reported before the program is
+ * started when it is an input error). */
+PO_EXTERN int po_program_send(po_program *program, po_letter *letter);
+
+/* po_program_exit_status - the exit status of the last run (0..255), or
+ * -N if it was killed by signal N, or -1000 if it did not run. */
+PO_EXTERN int po_program_exit_status(const po_program *program);
+
+/* po_program_stderr / po_program_stdout - what the last run wrote (at
+ * most 64 KiB each), NUL-terminated; *len_out (may be NULL) gets the
+ * length.  Borrowed. */
+PO_EXTERN const char *po_program_stderr(const po_program *program,
+					size_t *len_out);
+PO_EXTERN const char *po_program_stdout(const po_program *program,
+					size_t *len_out);
+
+/* po_program_errmsg - one line describing the last failure, "" after
+ * success.  Borrowed. */
+PO_EXTERN const char *po_program_errmsg(const po_program *program);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POSTOFFICE_H */
