@@ -17,15 +17,24 @@ LIB_SRC := $(filter-out c/cli.c,$(wildcard c/*.c))
 LIB_OBJ := $(LIB_SRC:c/%.c=build/obj/%.o)
 TEST_SRC := $(wildcard tests-c/test_*.c)
 TEST_BIN := $(TEST_SRC:tests-c/%.c=build/tests/%)
+# Shared test support (fixture servers...) linked into every test.
+TEST_SUPPORT := $(filter-out tests-c/test_%.c,$(wildcard tests-c/*.c))
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -g -O1
 
 SO_NAME := libpostoffice.so.0
 
-.PHONY: all deps test check-c check-lisp check-sbcl check-ecl clean
+.PHONY: all deps deps-extra fuzz test check-c check-lisp check-sbcl check-ecl clean
 
 all: build/libpostoffice.so build/libpostoffice.a build/postoffice
 
 deps:
 	@scripts/deps.sh
+
+deps-extra:
+	@PO_DEPS_EXTRA=1 scripts/deps.sh
 
 build/obj/%.o: c/%.c $(wildcard c/*.h) | build/obj
 	$(CC) $(CFLAGS) -Ic -c $< -o $@
@@ -46,9 +55,28 @@ build/postoffice: c/cli.c build/libpostoffice.a
 		$(DEP_LIBS)
 
 # C tests link the static library, so they can reach internal po__ helpers.
-build/tests/%: tests-c/%.c tests-c/*.h build/libpostoffice.a | build/tests
-	$(CC) $(CFLAGS) -Ic -Itests-c $(LDFLAGS) -o $@ $< \
+build/tests/%: tests-c/%.c $(TEST_SUPPORT) $(wildcard tests-c/*.h) \
+		build/libpostoffice.a | build/tests
+	$(CC) $(CFLAGS) -Ic -Itests-c $(LDFLAGS) -o $@ $< $(TEST_SUPPORT) \
 		build/libpostoffice.a $(DEP_LIBS) -lcmocka
+
+# libFuzzer targets: the library sources compiled again with sanitizers.
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard c/*.h)
+	@mkdir -p build/fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 $(DEP_CFLAGS) -Ic \
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) \
+		$(DEP_LIBS)
+
+fuzz: deps-extra $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do \
+		n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
+		seeds=$$(test -d fuzz/seeds/$$n && echo fuzz/seeds/$$n); \
+		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+		if ! $$f -max_total_time=$(FUZZ_SECONDS) \
+			build/fuzz/corpus-$$n $$seeds >build/fuzz/$$n.log 2>&1; \
+		then tail -40 build/fuzz/$$n.log; exit 1; fi; \
+		grep -E '^Done [0-9]+ runs' build/fuzz/$$n.log; \
+	done
 
 test: deps
 	@$(MAKE) --no-print-directory all
