@@ -472,7 +472,7 @@ typedef void (*po_trace_fn)(void *userdata, int direction,
 			    const char *line, size_t len);
 
 /* po_smtp_new - a handle with default settings: no server, plain SMTP,
- * certificate verification on, connect timeout 30 s, reply timeout 60 s,
+ * certificate verification on, connect timeout 30 s, reply timeout 120 s,
  * stall (no progress while sending) 60 s, whole transaction 600 s.
  * Returns: the handle, NULL on OOM. */
 PO_EXTERN po_smtp *po_smtp_new(void);
