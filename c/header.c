@@ -733,6 +733,31 @@ static int put_mailbox(struct fold *f, po__buf *tmp, const po__addr *a,
 	return fold_piece(f, " ", 1, tmp->p, tmp->len);
 }
 
+/* The spec is written as one piece, so it must not bring white space
+ * or controls of its own, except inside a quoted local part (RFC 5322
+ * §3.4.1). */
+static int check_spec(const char *name, const char *spec)
+{
+	int quoted = 0;
+
+	if (!*spec)
+		return po__fail(PO_EADDRESS, "%s header: empty address", name);
+	for (const char *p = spec; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '"')
+			quoted = !quoted;
+		else if (c == '\\' && quoted && p[1])
+			p++;
+		else if (c == 0x7f || c < ' ' || (!quoted && c == ' '))
+			return po__fail(PO_EADDRESS,
+					"%s header: address \"%.60s\": white "
+					"space or control character", name,
+					spec);
+	}
+	return PO_OK;
+}
+
 int po__hdr_addresses(po__buf *out, const char *name, const po__addr *list,
 		      size_t n)
 {
@@ -749,10 +774,12 @@ int po__hdr_addresses(po__buf *out, const char *name, const po__addr *list,
 	for (size_t i = 0; i < n; i++) {
 		const char *d = list[i].display, *spec = list[i].spec;
 
-		if (!spec || !*spec)
-			return po__fail(PO_EADDRESS,
-					"%s header: empty address", name);
+		if (!spec)
+			return po__fail(PO_EINVAL, "%s header: no address",
+					name);
 		st = check_text(name, "an address", spec, strlen(spec));
+		if (st == PO_OK)
+			st = check_spec(name, spec);
 		if (st == PO_OK && d)
 			st = check_text(name, "a display name", d, strlen(d));
 		if (st != PO_OK)

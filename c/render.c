@@ -886,11 +886,19 @@ static int body_fill(po_reader *r, const struct item *it)
 		break;
 	case C_CANON:
 		r->outlen = po__crlf_update(&r->st.crlf, p, n, r->out);
+		/* a lone "." would end the letter for `sendmail` without -i
+		 * (design §4.9), and a 7bit/8bit stream can't be re-encoded
+		 * after its header went out */
 		if (r->check_lines && r->st.crlf.maxline > LINE_MAX_)
 			return po__fail(PO_ELINE,
 					"%s: a line is longer than %d octets, "
 					"too long for its transfer encoding",
 					r->what, LINE_MAX_);
+		if (r->check_lines && r->st.crlf.lone_dot)
+			return po__fail(PO_ELINE,
+					"%s: a line is a lone \".\", not "
+					"allowed for its transfer encoding",
+					r->what);
 		break;
 	}
 	return PO_OK;

@@ -109,6 +109,7 @@ struct po_smtp {
 	/* what the open connection's last EHLO said, for reused ones */
 	int conn_known, conn_smtputf8, conn_creds_unused;
 	int got_reply;       /* a complete reply to the last command came */
+	int quitting;        /* QUIT was sent: replies no longer count */
 	char errbuf[CURL_ERROR_SIZE];
 
 	/* the outcome */
@@ -639,6 +640,13 @@ static void on_command(po_smtp *s, const char *data, size_t n)
 				 data);
 		}
 	}
+	trace(s, PO_TRACE_CLIENT, shown, strlen(shown));
+	/* libcurl sends QUIT right after a failure: the outcome stays the
+	 * failure's, and the QUIT's reply is only traced */
+	if (step == ST_QUIT) {
+		s->quitting = 1;
+		return;
+	}
 	s->step = step;
 	s->got_reply = 0;
 	memcpy(s->cmd, shown, sizeof s->cmd);
@@ -653,7 +661,6 @@ static void on_command(po_smtp *s, const char *data, size_t n)
 		else
 			s->rcpt[0] = '\0';
 	}
-	trace(s, PO_TRACE_CLIENT, shown, strlen(shown));
 }
 
 static int debug_cb(CURL *h, curl_infotype type, char *data, size_t n,
@@ -785,8 +792,12 @@ static int on_reply(po_smtp *s)
 		}
 		break;
 	case ST_DATA:
-		if (code == 354)
+		/* the 354 is a go-ahead, not an outcome: what counts next is
+		 * the reply to the final dot */
+		if (code == 354) {
 			s->step = ST_BODY;
+			s->got_reply = 0;
+		}
 		break;
 	default:
 		break;
@@ -829,7 +840,7 @@ static size_t header_cb(char *data, size_t size, size_t nitems, void *ud)
 		return 0;
 	}
 	if (last) {
-		int go = on_reply(s);
+		int go = s->quitting ? 1 : on_reply(s);
 
 		s->line.len = 0;
 		s->line_code = 0;
@@ -850,8 +861,10 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
 		s->reader_status = rc;
 		return CURL_READFUNC_ABORT;
 	}
-	if (n == 0)
+	if (n == 0) {
 		s->step = ST_EOD;
+		s->got_reply = 0;
+	}
 	s->body_bytes += n;
 	return n;
 }
@@ -1020,6 +1033,7 @@ static void reset_transaction(po_smtp *s)
 	s->abort_status = PO_OK;
 	s->performed = 0;
 	s->got_reply = 0;
+	s->quitting = 0;
 	s->errbuf[0] = '\0';
 }
 
@@ -1044,7 +1058,13 @@ static int outcome(po_smtp *s, int status, const char *detail)
 {
 	po__buf m = PO__BUF_INIT;
 	const char *where = step_name(s->step);
-	int had_reply = s->got_reply && s->reply && *s->reply;
+	int had_reply;
+
+	/* a failed handshake is not the server's reply to anything (the 220
+	 * to STARTTLS was a go-ahead) */
+	if (status == PO_ETLS || status == PO_ECERT)
+		s->got_reply = 0;
+	had_reply = s->got_reply && s->reply && *s->reply;
 
 	po__buf_puts(&m, po_strerror(status));
 	if (s->step != ST_CONNECT && s->step != ST_GREETING &&

@@ -835,9 +835,24 @@ static void test_refusals(void **state)
 	assert_refused(po__hdr_params(&b, "Content-Type", "text/plain", &p,
 				      1),
 		       PO_EUTF8, &b, "Content-Type");
-	/* No address at all. */
+	/* No address at all; white space or controls in one. */
 	assert_refused(po__hdr_addresses(&b, "To", &a, 0), PO_EINVAL, &b,
 		       "To");
+	a.spec = "";
+	assert_refused(po__hdr_addresses(&b, "To", &a, 1), PO_EADDRESS, &b,
+		       "To");
+	a.spec = " ";
+	assert_refused(po__hdr_addresses(&b, "To", &a, 1), PO_EADDRESS, &b,
+		       "To");
+	a.spec = "a b@c";
+	assert_refused(po__hdr_addresses(&b, "To", &a, 1), PO_EADDRESS, &b,
+		       "a b@c");
+	a.spec = "a\tb@c";
+	assert_refused(po__hdr_addresses(&b, "To", &a, 1), PO_EADDRESS, &b,
+		       "To");
+	a.spec = "\"a b\"@c";
+	assert_po_ok(po__hdr_addresses(&b, "To", &a, 1));
+	assert_string_equal(b.p + 4, "To: \"a b\"@c\r\n");
 	po__buf_free(&b);
 }
 
