@@ -26,7 +26,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -g -O1
 
 SO_NAME := libpostoffice.so.0
 
-.PHONY: all deps deps-extra fuzz test check-c check-lisp check-sbcl check-ecl clean
+.PHONY: all deps deps-extra fuzz test asan-test valgrind-test check-c check-lisp check-sbcl check-ecl clean
 
 all: build/libpostoffice.so build/libpostoffice.a build/postoffice
 
@@ -92,6 +92,34 @@ check-lisp: check-sbcl check-ecl
 
 check-sbcl check-ecl: all
 	@tests-lisp/run.sh $(@:check-%=%)
+
+# The C suite again with AddressSanitizer and UBSan (a separate build in
+# build/asan, so the normal one is left alone).
+ASAN_OBJ := $(LIB_SRC:c/%.c=build/asan/obj/%.o)
+ASAN_TEST_BIN := $(TEST_SRC:tests-c/%.c=build/asan/tests/%)
+
+build/asan/obj/%.o: c/%.c $(wildcard c/*.h)
+	@mkdir -p build/asan/obj
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -Ic -c $< -o $@
+
+build/asan/libpostoffice.a: $(ASAN_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+build/asan/tests/%: tests-c/%.c $(TEST_SUPPORT) $(wildcard tests-c/*.h) \
+		build/asan/libpostoffice.a
+	@mkdir -p build/asan/tests
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -Ic -Itests-c $(LDFLAGS) -o $@ $< \
+		$(TEST_SUPPORT) build/asan/libpostoffice.a $(DEP_LIBS) -lcmocka
+
+asan-test: deps $(ASAN_TEST_BIN) build/libpostoffice.so
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		tests-c/run.sh $(ASAN_TEST_BIN)
+
+# The C suite under valgrind's memcheck.
+valgrind-test: deps-extra all $(TEST_BIN)
+	@tests-c/run.sh --valgrind $(TEST_BIN)
 
 clean:
 	rm -rf build

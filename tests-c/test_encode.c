@@ -13,6 +13,8 @@
 
 #include "encode.h"
 
+#define NELEM(a) (sizeof(a) / sizeof *(a))
+
 /* ---------------------------------------------------------------------
  * Helpers
  */
@@ -46,7 +48,7 @@ static void fill_text(unsigned char *p, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		const char *b = bits[rnd() % (sizeof bits / sizeof *bits)];
+		const char *b = bits[rnd() % NELEM(bits)];
 		size_t len = strlen(b);
 
 		if (len > n - i)
@@ -285,7 +287,7 @@ static void test_b64_rfc4648_vectors(void **state)
 		{"foobar", "Zm9vYmFy"},
 	};
 	(void)state;
-	for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+	for (size_t i = 0; i < NELEM(v); i++) {
 		char plain[16], want[16];
 		size_t n = strlen(v[i][0]);
 
@@ -308,7 +310,7 @@ static void test_b64_line_width(void **state)
 
 	(void)state;
 	fill_random(in, sizeof in);
-	for (size_t t = 0; t < sizeof lens / sizeof *lens; t++) {
+	for (size_t t = 0; t < NELEM(lens); t++) {
 		size_t n = lens[t], len, pos = 0, chars = (n + 2) / 3 * 4;
 		size_t lines = (chars + PO__B64_LINE - 1) / PO__B64_LINE;
 		char *out = encode_all(ENC_B64, in, n, &len);
@@ -558,7 +560,7 @@ static void check_crlf(const char *in, const char *want, size_t maxline,
 	size_t n = strlen(in), chunks[] = {n ? n : 1, 1, 2, 0}, len;
 	po__crlf st;
 
-	for (size_t i = 0; i < sizeof chunks / sizeof *chunks; i++) {
+	for (size_t i = 0; i < NELEM(chunks); i++) {
 		char *out = encode(ENC_CRLF, (const unsigned char *)in, n,
 				   chunks[i], &len, &st);
 
@@ -737,8 +739,9 @@ static void test_utf8_valid(void **state)
 {
 	static const char *const good[] = {
 		"", "ascii", "caf\xc3\xa9", "\xc2\x80", "\xdf\xbf",
-		"\xe0\xa0\x80", "\xe2\x82\xac", "\xed\x9f\xbf", /* U+D7FF */
-		"\xee\x80\x80",					/* U+E000 */
+		"\xe0\xa0\x80", "\xe2\x82\xac",
+		"\xed\x9f\xbf",     /* U+D7FF, below the surrogates */
+		"\xee\x80\x80",     /* U+E000, above them */
 		"\xef\xbf\xbf", "\xf0\x90\x80\x80",
 		"\xf0\x9f\x98\x80", /* emoji */
 		"\xf4\x8f\xbf\xbf", /* U+10FFFF */
@@ -759,9 +762,9 @@ static void test_utf8_valid(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+	for (size_t i = 0; i < NELEM(good); i++)
 		assert_true(po__utf8_valid(good[i], strlen(good[i])));
-	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+	for (size_t i = 0; i < NELEM(bad); i++) {
 		if (po__utf8_valid(bad[i], strlen(bad[i])))
 			print_error("accepted bad[%zu]\n", i);
 		assert_false(po__utf8_valid(bad[i], strlen(bad[i])));

@@ -18,7 +18,9 @@
 #include "header.h"
 #include "po_private.h"
 
+/* Debian's interpreter: the python3 on PATH may lack its packages. */
 #define ORACLE "/usr/bin/python3 tests-c/header_oracle.py"
+#define NELEM(a) (sizeof(a) / sizeof *(a))
 
 /* ---------------------------------------------------------------------
  * Helpers
@@ -144,7 +146,8 @@ static void ew_decode(const char *w, size_t n, char *out, size_t *o)
 			if (c == '_') {
 				out[(*o)++] = ' ';
 			} else if (c == '=') {
-				int hi = hexval(w[i + 1]), lo = hexval(w[i + 2]);
+				int hi = hexval(w[i + 1]);
+				int lo = hexval(w[i + 2]);
 
 				assert_true(hi >= 0 && lo >= 0);
 				out[(*o)++] = (char)(hi << 4 | lo);
@@ -321,7 +324,7 @@ static void test_unstructured_ascii(void **state)
 	assert_po_ok(po__hdr_unstructured(&b, "Subject", "a \tb", 4));
 	assert_string_equal(b.p, "Subject: a \tb\r\n");
 	po__buf_free(&b);
-	for (size_t i = 0; i < sizeof values / sizeof *values; i++)
+	for (size_t i = 0; i < NELEM(values); i++)
 		check_unstructured("Subject", values[i], strlen(values[i]), 1);
 }
 
@@ -355,7 +358,8 @@ static void test_unstructured_encoded(void **state)
 		"Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln",
 		"\xce\x9a\xce\xb1\xce\xbb\xce\xb7\xce\xbc\xce\xad\xcf\x81\xce"
 		"\xb1 \xce\xba\xcf\x8c\xcf\x83\xce\xbc\xce\xb5",
-		"\xe4\xb8\xad\xe6\x96\x87 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+		"\xe4\xb8\xad\xe6\x96\x87 "
+		"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
 		"emoji \xf0\x9f\x98\x80\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd end",
 		"caf\xc3\xa9  \xc3\xa9t\xc3\xa9  two spaces",
 		"  leading blanks",
@@ -375,7 +379,7 @@ static void test_unstructured_encoded(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof values / sizeof *values; i++)
+	for (size_t i = 0; i < NELEM(values); i++)
 		check_unstructured("Subject", values[i], strlen(values[i]), 1);
 	/* A long name leaves little room on the first line. */
 	check_unstructured("X-A-Rather-Long-Header-Name-To-Leave-Little-Room",
@@ -432,7 +436,7 @@ static void test_encoded_word_boundaries(void **state)
 	char value[600];
 
 	(void)state;
-	for (size_t c = 0; c < sizeof chars / sizeof *chars; c++) {
+	for (size_t c = 0; c < NELEM(chars); c++) {
 		for (size_t pre = 0; pre <= 12; pre++) {
 			size_t n = pre;
 
@@ -474,7 +478,7 @@ static void test_unstructured_1mb(void **state)
 	/* Mixed. */
 	i = 0;
 	while (i < n) {
-		const char *b = bits[rnd() % (sizeof bits / sizeof *bits)];
+		const char *b = bits[rnd() % NELEM(bits)];
 
 		memcpy(v + i, b, strlen(b));
 		i += strlen(b);
@@ -590,9 +594,8 @@ static void test_addresses_simple(void **state)
 	assert_string_equal(f, "To: \"Doe, Jane\" <jd@example.com>\r\n");
 	free(f);
 	f = addresses(l + 3, 1);
-	assert_string_equal(f,
-			    "To: \"a \\\"quoted\\\" \\\\ name\" <q@example.com>"
-			    "\r\n");
+	assert_string_equal(f, "To: \"a \\\"quoted\\\" \\\\ name\" "
+			       "<q@example.com>\r\n");
 	free(f);
 	f = addresses(l + 4, 1);
 	assert_string_equal(f, "To: \"John Q. Public\" <jqp@example.com>\r\n");
@@ -673,8 +676,8 @@ static void test_addresses_long_display(void **state)
 
 	(void)state;
 	/* An ASCII name folds between its words, inside the quotes. */
-	strcpy(name, "A Rather, Long Display Name That Needs Quotes Because "
-		     "Of The Comma And Does Not Fit On One Line Of The Header");
+	strcpy(name, "A Rather, Long Display Name That Needs Quotes "
+		     "Because Of The Comma And Does Not Fit On One Line");
 	f = addresses(l, 1);
 	assert_non_null(strstr(f, "\r\n"));
 	free(f);
@@ -772,7 +775,7 @@ static void test_refusals(void **state)
 
 	(void)state;
 	po__buf_puts(&b, "X\r\n\r");
-	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+	for (size_t i = 0; i < NELEM(bad); i++) {
 		char line[32], v[8];
 
 		assert_refused(po__hdr_unstructured(&b, "Subject", bad[i],
@@ -908,8 +911,8 @@ static size_t random_text(char *out, size_t cap, size_t maxp, int blanks)
 	if (blanks && rnd() % 8 == 0)
 		strcat(out, rnd() % 2 ? " " : "  ");
 	for (size_t i = 0; i < np; i++) {
-		const char *p = pieces[rnd() % (sizeof pieces / sizeof *pieces)];
-		const char *s = seps[rnd() % (sizeof seps / sizeof *seps)];
+		const char *p = pieces[rnd() % NELEM(pieces)];
+		const char *s = seps[rnd() % NELEM(seps)];
 
 		n = strlen(out);
 		if (n + strlen(p) + strlen(s) + 4 >= cap)
@@ -1044,8 +1047,7 @@ static void write_oracle_records(FILE *f)
 			if (rnd() % 5 == 0) {
 				snprintf(dn[j], sizeof dn[j], "%s",
 					 fixed_names[rnd() %
-						     (sizeof fixed_names /
-						      sizeof *fixed_names)]);
+						     NELEM(fixed_names)]);
 			} else {
 				random_text(dn[j], sizeof dn[j],
 					    i % 10 ? 4 : 12, 1);
@@ -1061,7 +1063,7 @@ static void write_oracle_records(FILE *f)
 
 		if (i % 2) {
 			snprintf(fname, sizeof fname, "%s",
-				 files[rnd() % (sizeof files / sizeof *files)]);
+				 files[rnd() % NELEM(files)]);
 		} else {
 			random_text(fname, i % 8 ? 100 : sizeof fname,
 				    i % 8 ? 6 : 60, 1);
@@ -1072,8 +1074,8 @@ static void write_oracle_records(FILE *f)
 		p[0].name = "name";
 		p[2].name = "charset";
 		p[2].value = "utf-8";
-		oracle_params(f, "Content-Type", "application/pdf", p + (i % 2),
-			      2);
+		oracle_params(f, "Content-Type", "application/pdf",
+			      p + (i % 2), 2);
 	}
 }
 

@@ -148,7 +148,7 @@ static void test_ipv6_and_names(void **state)
 {
 	static const char *const args[] = {"--host", "::1", NULL};
 	fixture f;
-	po_smtp *s = po_smtp_new();
+	po_smtp *s;
 	po_letter *l = letter("v6");
 	char host[16];
 
