@@ -4,12 +4,14 @@
  * send-letter arguments; see usage() or the manual in docs/.
  */
 #include <errno.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "postoffice.h"
 
@@ -256,6 +258,28 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* The body must be UTF-8: it is sent as charset utf-8.  Returns the
+ * 1-based line of the first bad sequence, or 0. */
+static size_t bad_utf8_line(const char *s, size_t n)
+{
+	mbstate_t st;
+	size_t i = 0, line = 1;
+
+	memset(&st, 0, sizeof st);
+	while (i < n) {
+		size_t k = mbrtowc(NULL, s + i, n - i, &st);
+
+		if (k == (size_t)-1 || k == (size_t)-2)
+			return line;
+		if (k == 0)
+			k = 1; /* a NUL octet */
+		if (s[i] == '\n')
+			line++;
+		i += k;
+	}
+	return 0;
+}
+
 static void check(int status, const char *what)
 {
 	if (status != PO_OK)
@@ -298,6 +322,9 @@ static po_letter *build(const struct opts *o)
 	for (i = 0; i < o->attach.n; i++)
 		check(po_part_new_file(o->attach.v[i], &files[i]), "--attach");
 	data = slurp(o->body_file, &len);
+	if ((i = bad_utf8_line(data, len)) != 0)
+		die("%s: not UTF-8 text (line %zu)",
+		    o->body_file ? o->body_file : "standard input", i);
 	text = po_part_new_text(data, len, "utf-8");
 	free(data);
 	if (!text)
@@ -487,6 +514,9 @@ int main(int argc, char **argv)
 	po_letter *l;
 	int rc;
 
+	/* only to read the body as UTF-8, whatever the user's locale */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		die("the C.UTF-8 locale is missing");
 	parse(argc, argv, &o);
 	l = build(&o);
 	if (!o.send)
