@@ -24,9 +24,24 @@ FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -g -O1
 
+VERSION := $(shell sed -n 's/^\#define PO_VERSION "\(.*\)"/\1/p' c/postoffice.h)
 SO_NAME := libpostoffice.so.0
 
-.PHONY: all deps deps-extra fuzz test asan-test valgrind-test check-c check-lisp check-sbcl check-ecl clean
+# Installation directories (make install PREFIX=... DESTDIR=...).
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/postoffice
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# ASDF searches $XDG_DATA_DIRS/common-lisp/source/ (default: /usr/local/share
+# and /usr/share), so under /usr/local the system is found with no setup.
+LISPDIR ?= $(PREFIX)/share/common-lisp/source/smtp
+LISP_SRC := $(wildcard lisp/*.lisp)
+DOC_FILES := README.md $(wildcard docs/*.md)
+
+.PHONY: all deps deps-extra fuzz test asan-test valgrind-test install \
+	uninstall check-c check-lisp check-sbcl check-ecl clean
 
 all: build/libpostoffice.so build/libpostoffice.a build/postoffice
 
@@ -121,5 +136,74 @@ asan-test: deps $(ASAN_TEST_BIN) build/libpostoffice.so
 valgrind-test: deps-extra all $(TEST_BIN)
 	@tests-c/run.sh --valgrind $(TEST_BIN)
 
+# The installed Lisp system finds the library through a link in its own
+# build/ directory, where lisp/library.lisp looks (relative when LIBDIR is
+# $(PREFIX)/lib, so a DESTDIR tree can be moved as a whole).
+LISP_LINK_TARGET := $(if $(filter $(PREFIX)/lib,$(LIBDIR)),../../../../../lib/$(SO_NAME),$(LIBDIR)/$(SO_NAME))
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(LISPDIR)/lisp $(DESTDIR)$(LISPDIR)/build
+	install -m 755 build/libpostoffice.so \
+		$(DESTDIR)$(LIBDIR)/libpostoffice.so.$(VERSION)
+	ln -sf libpostoffice.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libpostoffice.so
+	install -m 644 build/libpostoffice.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 c/postoffice.h $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		c/postoffice.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/postoffice.pc
+	install -m 755 build/postoffice $(DESTDIR)$(BINDIR)/
+	install -m 644 docs/postoffice.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	install -m 644 smtp.asd $(DESTDIR)$(LISPDIR)/
+	install -m 644 $(LISP_SRC) $(DESTDIR)$(LISPDIR)/lisp/
+	ln -sf $(LISP_LINK_TARGET) $(DESTDIR)$(LISPDIR)/build/$(SO_NAME)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
+	    command -v ldconfig >/dev/null; then ldconfig; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libpostoffice.so.$(VERSION) \
+		$(DESTDIR)$(LIBDIR)/$(SO_NAME) \
+		$(DESTDIR)$(LIBDIR)/libpostoffice.so \
+		$(DESTDIR)$(LIBDIR)/libpostoffice.a \
+		$(DESTDIR)$(INCLUDEDIR)/postoffice.h \
+		$(DESTDIR)$(PKGCONFIGDIR)/postoffice.pc \
+		$(DESTDIR)$(BINDIR)/postoffice \
+		$(DESTDIR)$(MANDIR)/man1/postoffice.1 \
+		$(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES))) \
+		$(DESTDIR)$(LISPDIR)/smtp.asd \
+		$(addprefix $(DESTDIR)$(LISPDIR)/lisp/,$(notdir $(LISP_SRC))) \
+		$(DESTDIR)$(LISPDIR)/build/$(SO_NAME)
+	-rmdir $(DESTDIR)$(LISPDIR)/lisp $(DESTDIR)$(LISPDIR)/build \
+		$(DESTDIR)$(LISPDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
+	    command -v ldconfig >/dev/null; then ldconfig; fi
+
 clean:
 	rm -rf build
+
+# Benchmarks (bench/run.sh)
+# `make bench` prints one table of ratios against peers measured in the
+# same run (design.md §6); bench-render and bench-send run a subset.
+.PHONY: bench bench-render bench-send
+
+bench: deps all
+	@bench/run.sh
+
+bench-render:
+	@bench/run.sh render
+
+bench-send:
+	@bench/run.sh send
+
+build/bench/curl_bench: bench/curl_bench.c
+	@mkdir -p build/bench
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/curl_bench.c $(DEP_LIBS)
+
+build/bench/po_bench: bench/po_bench.c c/postoffice.h build/libpostoffice.a
+	@mkdir -p build/bench
+	$(CC) $(CFLAGS) -Ic $(LDFLAGS) -o $@ bench/po_bench.c \
+		build/libpostoffice.a $(DEP_LIBS)
