@@ -85,7 +85,7 @@ build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard c/*.h)
 fuzz: deps-extra $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do \
 		n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
-		seeds=$$(test -d fuzz/seeds/$$n && echo fuzz/seeds/$$n); \
+		seeds=$$(test -d fuzz/seeds/$$n && echo fuzz/seeds/$$n || true); \
 		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
 		if ! $$f -max_total_time=$(FUZZ_SECONDS) \
 			build/fuzz/corpus-$$n $$seeds >build/fuzz/$$n.log 2>&1; \

@@ -228,13 +228,11 @@ size_t po__b64_plain(const unsigned char *in, size_t n, char *out)
 
 static const char hex_upper[] = "0123456789ABCDEF";
 
-/* Byte classes. */
+/* Octet classes, for octets that are not part of a hard line break. */
 enum {
-	QP_LIT,   /* written as itself: RFC 2045 §6.7 rule 2 */
-	QP_HEX,   /* written =XX: rule 1 */
-	QP_WSP,   /* SP, HTAB: literal unless last on a line (rule 3) */
-	QP_CR,
-	QP_LF
+	QP_LIT, /* written as itself: RFC 2045 §6.7 rule 2 */
+	QP_HEX, /* written =XX: rule 1 */
+	QP_WSP  /* SP, HTAB: literal unless last on a line (rule 3) */
 };
 
 /* Literal: 33..60 and 62..126 (rule 2); '=' (61) is always =3D. */
@@ -244,13 +242,7 @@ static unsigned char qp_class(unsigned char c)
 {
 	if (QP_IS_LIT(c))
 		return QP_LIT;
-	if (c == ' ' || c == '\t')
-		return QP_WSP;
-	if (c == '\r')
-		return QP_CR;
-	if (c == '\n')
-		return QP_LF;
-	return QP_HEX;
+	return c == ' ' || c == '\t' ? QP_WSP : QP_HEX;
 }
 
 /* Every octet's encoding in the middle of a line, where a blank is

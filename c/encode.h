@@ -53,6 +53,8 @@ size_t po__b64_plain(const unsigned char *in, size_t n, char *out);
  *   break or the end of the data: then =20 / =09 (never a tab as =20).
  * - Output lines are at most 76 characters, the soft line break "=" CRLF
  *   included (rule 5).  An =XX triple is never split by a soft break.
+ *   Lines ended by a hard break carry at most 75 too (one octet of
+ *   lookahead would be needed to use the 76th).
  * - Text mode (textmode != 0): CRLF, a bare LF, and a CR LF pair split
  *   across two updates are hard line breaks, written as CRLF; a bare CR
  *   (not followed by LF) is written =0D.
@@ -91,6 +93,8 @@ size_t po__qp_final(po__qp *st, char *out);
  * dot-stuffing (libcurl does it on SMTP), no final newline added.
  * It also measures lines: maxline is the longest line seen, in octets,
  * line ending excluded; lone_dot is set when some line is exactly ".".
+ * After _final both count an unterminated last line too: whatever
+ * follows the body on the wire starts with CRLF, which completes it.
  */
 typedef struct po__crlf {
 	int pending_cr;
@@ -109,6 +113,8 @@ size_t po__crlf_final(po__crlf *st, char *out);
 /* ---------------------------------------------------------------------
  * Scanning helpers used to choose an encoding (design §4.9).
  */
+/* Lines end at CRLF, LF or a bare CR, as the canonicaliser ends them;
+ * the unterminated last line counts for maxline and lone_dot. */
 typedef struct po__scan {
 	size_t maxline;    /* longest line in octets, CR/LF excluded */
 	int nonascii;      /* some octet >= 0x80 */

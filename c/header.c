@@ -382,8 +382,9 @@ static int put_ew_run(struct fold *f, const char *sep, size_t seplen,
 			limit = EW_MAX;
 		if (limit < need)
 			limit = EW_MAX; /* too long for any line: 998 rules */
-		k = limit > suflen ? ew_fit(b, t + pos, n - pos, limit - suflen)
-				   : 0;
+		k = 0;
+		if (limit > suflen)
+			k = ew_fit(b, t + pos, n - pos, limit - suflen);
 		last = pos + k == n;
 		if (!last) {
 			/* Leave the last character for a word that has
@@ -572,13 +573,12 @@ int po__hdr_raw(po__buf *out, const char *line, size_t n)
 	int st;
 
 	if (has_crlf_nul(line, n)) {
-		char tmp[NAME_SHOWN + 1];
 		const char *colon = memchr(line, ':', n);
 
+		namelen = colon ? (size_t)(colon - line) : n;
 		return po__fail(PO_EHEADER,
 				"header line \"%s\": CR, LF or NUL",
-				shown_name(tmp, line,
-					   colon ? (size_t)(colon - line) : n));
+				shown_name(name, line, namelen));
 	}
 	st = po__hdr_split(line, n, &namelen, &value, &vlen);
 	if (st != PO_OK)
@@ -709,8 +709,12 @@ static int put_mailbox(struct fold *f, po__buf *tmp, const po__addr *a,
 		size_t pos = 0;
 
 		while (pos < n && st == PO_OK) {
-			const unsigned char *sp = memchr(d + pos, ' ', n - pos);
-			size_t end = sp ? (size_t)(sp - d) : n;
+			const unsigned char *sp;
+			size_t end = n;
+
+			sp = memchr(d + pos, ' ', n - pos);
+			if (sp)
+				end = (size_t)(sp - d);
 
 			st = fold_piece(f, " ", 1, d + pos, end - pos);
 			pos = end + 1;
@@ -801,14 +805,16 @@ static size_t pct_cost(unsigned char c)
 	return is_attr_char(c) ? 1 : 3;
 }
 
+/* RFC 2231 §7 extended value: attribute-chars as themselves, every other
+ * octet as %XX. */
 static int put_pct(po__buf *b, const unsigned char *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char x[3] = {'%', hex_upper[t[i] >> 4], hex_upper[t[i] & 15]};
+		int rc = is_attr_char(t[i]) ? po__buf_putc(b, (char)t[i])
+					    : po__buf_append(b, x, 3);
 
-		if (po__buf_append(b, is_attr_char(t[i]) ? (const char *)t + i
-							  : x,
-				   is_attr_char(t[i]) ? 1 : 3))
+		if (rc)
 			return PO_ENOMEM;
 	}
 	return PO_OK;
@@ -828,8 +834,9 @@ static int put_rfc2231(struct fold *f, po__buf *tmp, const char *name,
 		total += pct_cost(v[i]);
 	tmp->len = 0;
 	if (1 + namelen + 9 + total + 1 <= PO__HDR_SOFT) {
-		if (po__buf_puts(tmp, name) || po__buf_puts(tmp, "*=utf-8''") ||
-		    put_pct(tmp, v, n) || po__buf_putc(tmp, ';'))
+		if (po__buf_puts(tmp, name) ||
+		    po__buf_puts(tmp, "*=utf-8''") || put_pct(tmp, v, n) ||
+		    po__buf_putc(tmp, ';'))
 			return PO_ENOMEM;
 		return fold_piece(f, " ", 1, tmp->p, tmp->len);
 	}
@@ -915,7 +922,8 @@ int po__hdr_params(po__buf *out, const char *name, const char *value,
 	if (st != PO_OK)
 		return st;
 	for (size_t i = 0; i < vlen; i++)
-		if (value[i] <= ' ' || value[i] >= 127 || value[i] == ';')
+		if ((unsigned char)value[i] <= ' ' ||
+		    (unsigned char)value[i] >= 127 || value[i] == ';')
 			return po__fail(PO_EHEADER,
 					"%s header: the value must be ASCII "
 					"without white space, controls or ';'",
@@ -929,11 +937,14 @@ int po__hdr_params(po__buf *out, const char *name, const char *value,
 		for (size_t j = 0; j < pl; j++)
 			if (!is_attr_char((unsigned char)pn[j]))
 				pl = 0;
-		if (pl == 0 || pl > PO__HDR_SOFT)
+		/* As long as a field name, at most: it has to fit on a
+		 * line with a section of its value. */
+		if (pl == 0 || pl > 76)
 			return po__fail(PO_EHEADER,
-					"%s header: parameter name \"%.40s\" "
-					"is not an RFC 2231 attribute", name,
-					pn);
+					"%s header: parameter name \"%.40s\": "
+					"1 to 76 RFC 2231 attribute "
+					"characters are required",
+					name, pn);
 		st = check_text(name, "a parameter value", params[i].value,
 				strlen(params[i].value));
 		if (st != PO_OK)

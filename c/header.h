@@ -14,7 +14,9 @@
  * - Folding only ever inserts CRLF before an existing or generated white
  *   space character, so unfolding (RFC 5322 §2.2.3: remove each CRLF that
  *   is followed by WSP) gives back exactly the unfolded field.
- * - A continuation line starts with one space (SP), never a tab.
+ * - A continuation line starts with one space (SP), never a tab; when
+ *   the fold is before a run of white space of the value, the rest of the
+ *   run follows it (trailing white space is easily lost in transit).
  * - No line consists of white space only.
  * - If some indivisible piece can't fit in 998 characters the function
  *   fails with PO_ETOOLONG and leaves the buffer as it was.
@@ -33,10 +35,18 @@
  *   (ALPHA DIGIT ! * + - / and "_" for SP); everything else is =XX.
  *
  * Decoding any field produced here with Python's email package
- * (policy.default) must give back exactly the UTF-8 text that was given.
+ * (policy.default) must give back exactly the UTF-8 text that was given,
+ * with two exceptions that are Python 3.11's own (RFC 2047 §6.2): in a
+ * display name, Python keeps the space between two encoded words and
+ * turns each run of white space inside an encoded word into one space.
+ * Such display names decode exactly with an RFC-conforming decoder
+ * (email.header.decode_header).  Encoded words otherwise fill what is
+ * left of the current line (split between characters); a display name
+ * that fits in one encoded word is kept in one.
  *
  * Return values: PO_OK (0), PO_ENOMEM, PO_ETOOLONG, PO_EUTF8 (value not
- * valid UTF-8), PO_EHEADER (CR, LF or NUL in a value or name; a bad name).
+ * valid UTF-8), PO_EHEADER (CR, LF or NUL in a value or name; a bad name),
+ * and for address lists PO_EADDRESS and PO_EINVAL (see there).
  * Validation happens before anything is appended.
  */
 #ifndef PO_HEADER_H
@@ -70,6 +80,12 @@ int po__hdr_name_valid(const char *name, size_t n);
  *   contains "=?" and would be mistaken for an encoded word) the words
  *   that need it are RFC 2047 encoded; runs of such words, with the white
  *   space between them, become a sequence of encoded words.
+ * - Also encoded: words with control characters other than HTAB (RFC 5322
+ *   allows only VCHAR and WSP), and the first or last word when white
+ *   space precedes or follows it at the ends of the value (parsers strip
+ *   that white space; inside the encoded word it survives).  A run of
+ *   white space that starts with HTAB or is longer than 38 characters is
+ *   not a folding point: the words around it count as one.
  * An empty value gives "Name:" CRLF (no trailing white space).
  * The value is given as n bytes (may contain no NUL, CR or LF). */
 int po__hdr_unstructured(po__buf *out, const char *name, const char *value,
@@ -79,7 +95,11 @@ int po__hdr_unstructured(po__buf *out, const char *name, const char *value,
  * with ", ".  A display name is written as an atom phrase when it consists
  * of atext words separated by single spaces, as a quoted-string (with '"'
  * and '\\' escaped) when it is ASCII but needs quoting, and as encoded
- * words when it is not ASCII.  The spec follows in angle brackets
+ * words when it is not ASCII (or holds a control character, HTAB or "=?",
+ * or a word too long for a line).  An empty display name counts as none.
+ * A spec that is empty or holds white space or a control character
+ * outside a quoted local part is PO_EADDRESS; a NULL spec or n == 0 is
+ * PO_EINVAL.  The spec follows in angle brackets
  * ("Name <a@b>"); without a display name the bare spec is written
  * ("a@b").  Folding happens between mailboxes and, when a single mailbox
  * does not fit on a line, between the words of its display name.
@@ -96,16 +116,21 @@ typedef struct po__param {
 /* Parameterised field: "Name: value; p1=v1; p2=v2" (Content-Type with
  * value "type/subtype", Content-Disposition with "attachment").
  * - An ASCII parameter value is written as a quoted-string
- *   (name="value", '"' and '\\' escaped), as Allegro does.
+ *   (name="value", '"' and '\\' escaped), as Allegro does, on one line
+ *   however long (PO_ETOOLONG past 998).  One with a control character,
+ *   HTAB or "=?" is written like a non-ASCII one.
  * - A non-ASCII value (a file name) is written twice (design §4.9):
  *   first as an RFC 2231 extended parameter, name*=utf-8''%XX... (split
  *   into name*0*=, name*1*=, ... sections when it does not fit on one
  *   line), then as a fallback name="=?utf-8?b?...?=" (RFC 2047 words inside
  *   the quoted string, separated by spaces) for clients that ignore RFC
- *   2231.  Python returns the RFC 2231 form from get_filename().
+ *   2231.  Python returns the RFC 2231 form from get_filename() (and notes
+ *   the fallback as a duplicate parameter, a defect we accept).
  * - Each "; param" goes on the current line if it fits in 78, otherwise on
  *   a new continuation line.
- * value itself must be ASCII without white space. */
+ * value itself must be ASCII without white space, controls or ';', and
+ * not empty; parameter names 1..76 RFC 2231 attribute-chars (a token
+ * without '*', '\'' or '%'); otherwise PO_EHEADER. */
 int po__hdr_params(po__buf *out, const char *name, const char *value,
 		   const po__param *params, size_t nparams);
 
