@@ -40,7 +40,7 @@ LISPDIR ?= $(PREFIX)/share/common-lisp/source/smtp
 LISP_SRC := $(wildcard lisp/*.lisp)
 DOC_FILES := README.md $(wildcard docs/*.md)
 
-.PHONY: all deps deps-extra fuzz test asan-test valgrind-test install \
+.PHONY: all deps deps-extra demo fuzz test asan-test valgrind-test install \
 	uninstall check-c check-lisp check-sbcl check-ecl clean
 
 all: build/libpostoffice.so build/libpostoffice.a build/postoffice
@@ -93,6 +93,10 @@ fuzz: deps-extra $(FUZZ_BIN)
 		grep -E '^Done [0-9]+ runs' build/fuzz/$$n.log; \
 	done
 
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
 test: deps
 	@$(MAKE) --no-print-directory all
 	@status=0; \
@@ -127,13 +131,21 @@ build/asan/tests/%: tests-c/%.c $(TEST_SUPPORT) $(wildcard tests-c/*.h) \
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -Ic -Itests-c $(LDFLAGS) -o $@ $< \
 		$(TEST_SUPPORT) build/asan/libpostoffice.a $(DEP_LIBS) -lcmocka
 
-asan-test: deps $(ASAN_TEST_BIN) build/libpostoffice.so
+asan-demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+test: deps $(ASAN_TEST_BIN) build/libpostoffice.so
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		tests-c/run.sh $(ASAN_TEST_BIN)
 
 # The C suite under valgrind's memcheck.
-valgrind-test: deps-extra all $(TEST_BIN)
+valgrind-demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+test: deps-extra all $(TEST_BIN)
 	@tests-c/run.sh --valgrind $(TEST_BIN)
 
 # The installed Lisp system finds the library through a link in its own
