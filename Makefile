@@ -131,21 +131,13 @@ build/asan/tests/%: tests-c/%.c $(TEST_SUPPORT) $(wildcard tests-c/*.h) \
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -Ic -Itests-c $(LDFLAGS) -o $@ $< \
 		$(TEST_SUPPORT) build/asan/libpostoffice.a $(DEP_LIBS) -lcmocka
 
-asan-demo: deps
-	@$(MAKE) --no-print-directory all
-	@scripts/demo.sh
-
-test: deps $(ASAN_TEST_BIN) build/libpostoffice.so
+asan-test: deps $(ASAN_TEST_BIN) build/libpostoffice.so
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		tests-c/run.sh $(ASAN_TEST_BIN)
 
 # The C suite under valgrind's memcheck.
-valgrind-demo: deps
-	@$(MAKE) --no-print-directory all
-	@scripts/demo.sh
-
-test: deps-extra all $(TEST_BIN)
+valgrind-test: deps-extra all $(TEST_BIN)
 	@tests-c/run.sh --valgrind $(TEST_BIN)
 
 # The installed Lisp system finds the library through a link in its own
