@@ -277,7 +277,9 @@ int po_part_new_file(const char *path, po_part **part_out)
 	}
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
-	if (*base) {
+	/* a file name that is not UTF-8 can't be named in the header: the
+	 * attachment goes without a filename rather than failing */
+	if (*base && po__utf8_valid(base, strlen(base))) {
 		rc = po_part_set_disposition(p, PO_DISPOSITION_ATTACHMENT,
 					     base);
 		if (rc) {

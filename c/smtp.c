@@ -850,6 +850,16 @@ static size_t header_cb(char *data, size_t size, size_t nitems, void *ud)
 	return n;
 }
 
+/* libcurl hands VRFY replies to the write callback too; we have them from
+ * the header callback, and must never print them (its default is
+ * fwrite to stdout). */
+static size_t discard_cb(char *buf, size_t size, size_t nitems, void *ud)
+{
+	(void)buf;
+	(void)ud;
+	return size * nitems;
+}
+
 static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
 	po_smtp *s = ud;
@@ -941,6 +951,7 @@ static int configure(po_smtp *s)
 	SET(CURLOPT_DEBUGDATA, s);
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
 	SET(CURLOPT_HEADERDATA, s);
+	SET(CURLOPT_WRITEFUNCTION, discard_cb);
 	SET(CURLOPT_READFUNCTION, read_cb);
 	SET(CURLOPT_READDATA, s);
 	SET(CURLOPT_CRLF, 0L);

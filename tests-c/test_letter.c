@@ -323,7 +323,9 @@ static void test_mime_types(void **state)
 
 static void test_file_part_defaults(void **state)
 {
+	char path[] = "/tmp/po-\xff-XXXXXX";
 	po_part *f = NULL;
+	int fd;
 
 	(void)state;
 	assert_po_ok(po_part_new_file("tests-c/check.h", &f));
@@ -331,6 +333,15 @@ static void test_file_part_defaults(void **state)
 	assert_int_equal(f->disposition, PO_DISPOSITION_ATTACHMENT);
 	assert_string_equal(f->filename, "check.h");
 	po_part_free(f);
+	/* a name that is not UTF-8 can't go in a header: no filename */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_po_ok(po_part_new_file(path, &f));
+	assert_null(f->filename);
+	assert_int_equal(f->disposition, PO_DISPOSITION_ATTACHMENT);
+	po_part_free(f);
+	unlink(path);
 }
 
 int main(void)

@@ -1,0 +1,511 @@
+;;; -*- mode: lisp; indent-tabs-mode: nil; coding: utf-8 -*-
+
+;;; send.lisp - Allegro's sending API: SEND-LETTER, SEND-SMTP,
+;;; SEND-SMTP-AUTH and TEST-EMAIL-ADDRESS, and our WITH-SMTP-CONNECTION.
+;;;
+;;; Every argument is checked, and the whole letter built and validated
+;;; in C, before any connection is made or any program run.  A letter
+;;; and its C part tree live only during the call; SMTP handles made for
+;;; one call are closed (QUIT) and freed before it returns.
+
+(in-package :net.post-office)
+
+;;; ------------------------------------------------------------------
+;;; Connections
+
+(defstruct (smtp-connection (:constructor %make-smtp-connection)
+                            (:copier nil))
+  "An open SMTP session made by WITH-SMTP-CONNECTION, usable as the
+mail server of SEND-LETTER and SEND-SMTP inside its body.  One thread at
+a time uses it (a lock sees to that)."
+  (handle nil)
+  (lock (make-lock "SMTP connection"))
+  (server nil)
+  (login nil)
+  (password nil)
+  (tracer (make-tracer))
+  (tracer-key nil)
+  (open-p t))
+
+(defmethod print-object ((connection smtp-connection) stream)
+  (print-unreadable-object (connection stream :type t :identity t)
+    (format stream "~a~:[ (closed)~;~]"
+            (server-label (smtp-connection-server connection))
+            (smtp-connection-open-p connection))))
+
+;;; ------------------------------------------------------------------
+;;; Configuring an SMTP handle
+
+(defun timeout-ms (value)
+  "The timeout in milliseconds for VALUE, a number of milliseconds from
+the designator (0 for none given), falling back on *SMTP-TIMEOUT*."
+  (cond ((plusp value) value)
+        ((null *smtp-timeout*) 0)
+        ((and (realp *smtp-timeout*) (plusp *smtp-timeout*))
+         (max 1 (round (* *smtp-timeout* 1000))))
+        (t (smtp-argument-error "*SMTP-TIMEOUT* must be NIL or a positive ~
+number of seconds, not ~s." *smtp-timeout*))))
+
+(defun configure-smtp (handle server login password)
+  "Sets up the C SMTP HANDLE from the normalised SERVER and the
+credentials LOGIN and PASSWORD.  Signals an SMTP-ARGUMENT-ERROR for
+anything C refuses; nothing is sent."
+  (check-status (%po-smtp-set-server handle (server-host server)
+                                     (server-port server)))
+  (check-status (%po-smtp-set-security handle (server-security server)))
+  (check-status (%po-smtp-set-verify handle (if (server-verify server) 1 0)))
+  (loop for (option . value) in (server-tls-options server)
+        do (check-status (%po-smtp-set-tls-option handle option value)))
+  (cond ((server-oauth-token server)
+         (unless login
+           (smtp-argument-error ":oauth-token needs LOGIN, the user the ~
+token was issued for."))
+         (check-status (%po-smtp-set-bearer handle (princ-to-string login)
+                                            (server-oauth-token server))))
+        ((and login password)
+         (check-status (%po-smtp-set-auth handle (princ-to-string login)
+                                          (princ-to-string password)))))
+  (when (server-mechanisms server)
+    (check-status (%po-smtp-set-auth-mechanisms handle
+                                                (server-mechanisms server))))
+  (check-status (%po-smtp-set-timeouts handle
+                                       (timeout-ms (server-connect-ms server))
+                                       (timeout-ms (server-reply-ms server))
+                                       (timeout-ms (server-stall-ms server))
+                                       (server-total-ms server)))
+  (when (server-ehlo-name server)
+    (check-status (%po-smtp-set-ehlo-name handle (server-ehlo-name server))))
+  (check-status (%po-smtp-set-partial-delivery
+                 handle (if (server-partial-delivery server) 1 0)))
+  handle)
+
+(defun update-trace (handle tracer pointer)
+  "Points TRACER at the stream *SMTP-DEBUG* designates now and turns the
+trace of HANDLE on or off accordingly."
+  (let ((stream (debug-stream)))
+    (setf (tracer-stream tracer) stream
+          (tracer-condition tracer) nil)
+    (%po-smtp-set-trace handle
+                        (if stream
+                            (cffi:callback trace-callback)
+                            (cffi:null-pointer))
+                        (if stream pointer (cffi:null-pointer)))))
+
+(defun send-on-handle (handle letter scope label)
+  "Sends LETTER on the configured HANDLE and checks the outcome.
+Returns the Message-ID, the server's final reply, whether the
+credentials went unused, and the refused recipients."
+  (check-status (%po-smtp-send handle letter)
+                :smtp handle :scope scope :server label)
+  (values (non-empty (%po-smtp-message-id handle))
+          (non-empty (%po-smtp-reply handle))
+          (= 1 (%po-smtp-credentials-unused handle))
+          (smtp-refused-list handle)))
+
+(defun report-outcome (credentials-unused refused label)
+  "Signals the warnings a successful send may call for."
+  (when credentials-unused
+    (warn 'smtp-credentials-unused
+          :format-control "The letter was sent without authentication: ~
+the server ~a offered no AUTH, so LOGIN and PASSWORD were not used."
+          :format-arguments (list label)))
+  (when refused
+    (warn 'smtp-recipients-refused
+          :refused-recipients refused
+          :format-control "The server ~a refused ~d recipient~:p; the ~
+letter went to the others:~{~%  ~{~a: ~*~a~}~}"
+          :format-arguments (list label (length refused) refused))))
+
+(defun deliver-smtp (server letter login password scope)
+  "Sends LETTER to SERVER on a handle made for this call.  Returns the
+Message-ID and the server's final reply."
+  (let ((handle (check-pointer (%po-smtp-new) "an SMTP handle"))
+        (label (server-label server))
+        (tracer (make-tracer))
+        message-id reply unused refused)
+    (unwind-protect
+         (progn
+           (configure-smtp handle server login password)
+           (update-trace handle tracer (scope-register scope tracer))
+           (setf (values message-id reply unused refused)
+                 (send-on-handle handle letter scope label)))
+      ;; QUIT is traced too, so the tracer outlives the handle
+      (%po-smtp-free handle))
+    (tracer-report tracer)
+    (report-outcome unused refused label)
+    (values message-id reply)))
+
+(defun deliver-on-connection (connection letter login password scope)
+  "Sends LETTER on the open CONNECTION.  Returns the Message-ID and the
+server's final reply."
+  (when (or login password)
+    (unless (and (equal login (smtp-connection-login connection))
+                 (equal password (smtp-connection-password connection)))
+      (smtp-argument-error "LOGIN and PASSWORD cannot be given with a ~
+connection from WITH-SMTP-CONNECTION: give them to ~
+WITH-SMTP-CONNECTION.")))
+  (let ((label (server-label (smtp-connection-server connection)))
+        (tracer (smtp-connection-tracer connection))
+        message-id reply unused refused)
+    (with-lock ((smtp-connection-lock connection))
+      (unless (smtp-connection-open-p connection)
+        (smtp-argument-error "The SMTP connection ~s is closed: it can ~
+only be used inside its WITH-SMTP-CONNECTION." connection))
+      (let ((handle (smtp-connection-handle connection)))
+        (update-trace handle tracer (key-pointer
+                                     (smtp-connection-tracer-key connection)))
+        (setf (values message-id reply unused refused)
+              (send-on-handle handle letter scope label))))
+    (tracer-report tracer)
+    (report-outcome unused refused label)
+    (values message-id reply)))
+
+(defun call-with-smtp-connection (function mail-server login password)
+  "Opens an SMTP session to MAIL-SERVER with the credentials LOGIN and
+PASSWORD, calls FUNCTION with it, and closes it (QUIT) afterwards,
+normally or not.  Returns the values of FUNCTION."
+  (let ((server (parse-server mail-server)))
+    (when (eq (server-kind server) :program)
+      (smtp-argument-error "WITH-SMTP-CONNECTION needs an SMTP server, not ~
+the program ~s." mail-server))
+    (let* ((connection (%make-smtp-connection :server server
+                                              :login login
+                                              :password password))
+           (handle (check-pointer (%po-smtp-new) "an SMTP handle")))
+      (setf (smtp-connection-handle connection) handle)
+      (unwind-protect
+           (progn
+             (configure-smtp handle server login password)
+             (setf (smtp-connection-tracer-key connection)
+                   (register-object (smtp-connection-tracer connection)))
+             (funcall function connection))
+        (with-lock ((smtp-connection-lock connection))
+          (setf (smtp-connection-open-p connection) nil)
+          (when (smtp-connection-tracer-key connection)
+            (update-trace handle (smtp-connection-tracer connection)
+                          (key-pointer
+                           (smtp-connection-tracer-key connection))))
+          (%po-smtp-free handle)
+          (setf (smtp-connection-handle connection) nil)
+          (when (smtp-connection-tracer-key connection)
+            (unregister-object (smtp-connection-tracer-key connection))))))))
+
+(defmacro with-smtp-connection ((connection mail-server &key login password)
+                                &body body)
+  "Opens one SMTP session to MAIL-SERVER (any SMTP designator accepted by
+SEND-LETTER) and executes BODY with CONNECTION bound to it.  Inside
+BODY, CONNECTION can be given as the mail server of SEND-LETTER and
+SEND-SMTP, and the letters then go over the same connection, which is
+much faster for many letters.  LOGIN and PASSWORD are used for AUTH
+whenever the server offers it.  The session is closed (QUIT) when BODY
+is left, normally or not.  A connection is used by one thread at a time:
+other threads wait.  Returns the values of BODY."
+  `(call-with-smtp-connection (lambda (,connection) ,@body)
+                              ,mail-server ,login ,password))
+
+;;; ------------------------------------------------------------------
+;;; The program transport
+
+(defun call-with-argv (argv function)
+  "Calls FUNCTION with a foreign NULL-terminated vector of the UTF-8
+strings ARGV, freed afterwards."
+  (let ((vector (cffi:foreign-alloc :pointer :count (1+ (length argv))
+                                             :initial-element
+                                             (cffi:null-pointer)))
+        (count 0))
+    (unwind-protect
+         (progn
+           (loop for arg in argv
+                 for i from 0
+                 do (when (find (code-char 0) arg)
+                      (smtp-argument-error "The program argument ~s ~
+contains a NUL character." arg))
+                    (setf (cffi:mem-aref vector :pointer i)
+                          (cffi:foreign-string-alloc arg :encoding :utf-8))
+                    (setf count (1+ i)))
+           (funcall function vector))
+      (dotimes (i count)
+        (cffi:foreign-string-free (cffi:mem-aref vector :pointer i)))
+      (cffi:foreign-free vector))))
+
+(defun deliver-program (server letter scope)
+  "Pipes LETTER to a run of SERVER's program.  Returns the Message-ID."
+  (let ((program (check-pointer
+                  (if (server-argv server)
+                      (call-with-argv (server-argv server)
+                                      #'%po-program-new-argv)
+                      (%po-program-new-shell (server-command server)))
+                  "a program handle")))
+    (unwind-protect
+         (check-status (%po-program-send program letter)
+                       :program program :scope scope)
+      (%po-program-free program))
+    (values (%po-letter-message-id letter) nil)))
+
+;;; ------------------------------------------------------------------
+;;; Letters
+
+(defun resolve-mail-server (designator)
+  "The connection DESIGNATOR, or DESIGNATOR normalised into a SERVER."
+  (if (smtp-connection-p designator)
+      designator
+      (parse-server designator)))
+
+(defun deliver (server letter login password scope)
+  "Sends the C LETTER to SERVER (a SERVER structure or an
+SMTP-CONNECTION).  Returns the Message-ID and the final reply."
+  (cond ((smtp-connection-p server)
+         (deliver-on-connection server letter login password scope))
+        ((eq (server-kind server) :program)
+         (deliver-program server letter scope))
+        (t
+         (deliver-smtp server letter login password scope))))
+
+(defun input-stream-or-lose (stream)
+  "Returns STREAM if it is an open input stream, otherwise signals an
+SMTP-ARGUMENT-ERROR."
+  (unless (and (input-stream-p stream) (open-stream-p stream))
+    (smtp-argument-error "~s is not an open input stream." stream))
+  stream)
+
+(defun message-part (message attachments)
+  "The MIME part SEND-LETTER sends for MESSAGE, following Allegro's
+rules: a string is a text part, a character stream a text part read
+while sending, a binary stream an octet part; with ATTACHMENTS these are
+wrapped in a new multipart/mixed.  A MIME part is used as it is, and
+must be multipart/mixed if there are attachments."
+  (cond ((mime-part-constructed-p message)
+         (when (and attachments (not (multipart-mixed-p message)))
+           (smtp-argument-error "Attachments are not allowed for ~
+non-multipart/mixed messages (the message is ~a/~a)."
+                                (mime-part-type message)
+                                (mime-part-subtype message)))
+         message)
+        (t
+         (let ((part (cond ((stringp message)
+                            (make-mime-part :text message))
+                           ((streamp message)
+                            (input-stream-or-lose message)
+                            (if (character-stream-p message)
+                                (make-text-stream-part message)
+                                (make-mime-part :file message)))
+                           (t
+                            (smtp-argument-error "The message must be a ~
+string, stream, or mime-part-constructed, not ~s." message)))))
+           (if attachments
+               (make-mime-part :subparts (list part))
+               part)))))
+
+(defun attachment-parts (attachments)
+  "The parts for ATTACHMENTS, one item or a list: each a MIME part, or a
+file name string, a pathname or a stream made into a part with
+MAKE-MIME-PART :FILE."
+  (mapcar (lambda (attachment)
+            (cond ((mime-part-constructed-p attachment)
+                   attachment)
+                  ((or (stringp attachment) (pathnamep attachment))
+                   (make-mime-part :file attachment))
+                  ((streamp attachment)
+                   (input-stream-or-lose attachment)
+                   (make-mime-part :file attachment))
+                  (t
+                   (smtp-argument-error "Attachments must be filenames, ~
+streams, or mime-part-constructed, not ~s." attachment))))
+          (if (consp attachments) attachments (list attachments))))
+
+(defun set-body (letter c-part)
+  "Hands the C part tree C-PART to LETTER, freeing it if that fails."
+  (let ((status (%po-letter-set-body letter c-part)))
+    (unless (zerop status)
+      (%po-part-free c-part)
+      (po-error status))))
+
+(defun add-envelope (letter from tos ccs bccs)
+  "Sets the sender FROM and the recipients of the C LETTER."
+  (check-status (%po-letter-set-from letter (princ-to-string from)))
+  (dolist (to tos)
+    (check-status (%po-letter-add-to letter to)))
+  (dolist (cc ccs)
+    (check-status (%po-letter-add-cc letter cc)))
+  (dolist (bcc bccs)
+    (check-status (%po-letter-add-bcc letter bcc))))
+
+(defmacro with-letter ((var) &body body)
+  "Executes BODY with VAR bound to a new C letter, freed afterwards."
+  `(let ((,var (check-pointer (%po-letter-new) "a letter")))
+     (unwind-protect (progn ,@body)
+       (%po-letter-free ,var))))
+
+(defun send-letter (mail-server from to message
+                    &key subject reply-to cc bcc headers login password
+                         attachments)
+  "Sends a letter with MESSAGE as its body from FROM to TO, through
+MAIL-SERVER, and returns T if the server accepted it (or the program
+ran successfully); otherwise signals an SMTP-ERROR.
+
+MAIL-SERVER is \"host\" (port 25), \"host:port\", an IPv4 address as a
+dotted string or an integer, an IPv6 address as a string (\"::1\") or a
+vector of 16 octets, (\"host\" . port), or (\"host\" :port p :ssl t
+:starttls t ...) with Allegro's TLS options (:method, :certificate,
+:key, :certificate-password, :ca-file, :ca-directory, :crl-file,
+:crl-check, :ciphers, :ciphersuites, :max-depth, :verify, :server-name)
+and ours (:starttls :try, :verify nil, :timeout, :connect-timeout,
+:reply-timeout, :total-timeout, :auth-mechanism, :oauth-token,
+:partial-delivery, :ehlo-name); the port defaults to 25, or 465 with
+:ssl.  Certificates are verified unless :verify is nil, and :starttls t
+fails unless the server offers STARTTLS.  MAIL-SERVER may also be
+\(:program . \"command args\") (run by /bin/sh) or (:program \"program\"
+\"arg\" ...) (run directly), which gets the letter on its standard input
+\(with a Bcc: header when there are Bcc recipients), or a connection
+from WITH-SMTP-CONNECTION.  The list is never modified.
+
+FROM is the sender, TO a recipient address or a non-empty list of them;
+CC and BCC are NIL, an address or a list; BCC addresses do not appear
+in the letter.  An address may be \"a@b.example\" or \"Name
+<a@b.example>\".  SUBJECT and REPLY-TO, when non-NIL, are printed with
+~A into Subject and Reply-To (non-ASCII text is encoded).  HEADERS is a
+header line (\"Name: value\") or a list of them, added as they are
+\(a single trailing newline is removed and folded lines are unfolded;
+other line breaks are an error, as is a header Allegro would have let
+end the header block early).  A Date and a Message-ID are added unless
+supplied.
+
+MESSAGE is a string (a text/plain part in UTF-8), a character stream
+\(text read to its end, neither closed nor rewound), a binary stream (an
+application/octet-stream part), or a MIME part from MAKE-MIME-PART,
+whose own From, To, Cc, Subject and Reply-To headers win over the
+arguments.  ATTACHMENTS is one item or a list of file names, pathnames,
+streams or MIME parts; with a string or stream MESSAGE the body becomes
+a multipart/mixed of the message and the attachments; a MIME part
+MESSAGE must then be multipart/mixed, and the attachments follow its
+subparts (the part itself is not modified).
+
+LOGIN and PASSWORD are used for AUTH whenever the server offers it; a
+warning of type SMTP-CREDENTIALS-UNUSED is signalled when it does not.
+
+Every argument is checked before any connection is made.  Returns three
+values: T, the letter's Message-ID, and the server's final reply (NIL
+for a program)."
+  (let* ((server (resolve-mail-server mail-server))
+         (part (message-part message attachments))
+         (tos (recipient-list to "to" t))
+         (ccs (recipient-list cc "cc"))
+         (bccs (recipient-list bcc "bcc"))
+         (lines (header-lines headers))
+         (extra (and attachments (attachment-parts attachments)))
+         (reply-tos (cond ((null reply-to) nil)
+                          ((consp reply-to)
+                           (mapcar #'princ-to-string reply-to))
+                          (t (list (princ-to-string reply-to))))))
+    (with-scope (scope)
+      (with-letter (letter)
+        (add-envelope letter from tos ccs bccs)
+        (when subject
+          (check-status (%po-letter-set-subject letter
+                                                (princ-to-string subject))))
+        (dolist (address reply-tos)
+          (check-status (%po-letter-add-reply-to letter address)))
+        (dolist (line lines)
+          (check-status (%po-letter-add-header-line letter line)))
+        (set-body letter (build-c-part part scope extra))
+        (multiple-value-bind (message-id reply)
+            (deliver server letter login password scope)
+          (values t
+                  (or message-id (%po-letter-message-id letter))
+                  reply))))))
+
+(defun send-smtp-1 (mail-server from to login password messages)
+  "The body of SEND-SMTP and SEND-SMTP-AUTH."
+  (let ((server (resolve-mail-server mail-server))
+        (tos (recipient-list to "to" t)))
+    (when (and (server-p server) (eq (server-kind server) :program))
+      (smtp-argument-error "SEND-SMTP and SEND-SMTP-AUTH speak SMTP only: ~
+use SEND-LETTER with the mail server ~s." mail-server))
+    (dolist (message messages)
+      (typecase message
+        ((or null string (vector (unsigned-byte 8))))
+        (stream (input-stream-or-lose message))
+        (t (smtp-argument-error "The messages must be strings or streams, ~
+not ~s." message))))
+    (with-scope (scope)
+      (with-letter (letter)
+        (add-envelope letter from tos nil nil)
+        (check-status (%po-letter-set-raw-reader
+                       letter (cffi:callback read-callback)
+                       (scope-register scope (make-source messages))))
+        (multiple-value-bind (message-id reply)
+            (deliver server letter login password scope)
+          (declare (ignore message-id))
+          (values t nil reply))))))
+
+(defun send-smtp (mail-server from to &rest messages)
+  "Sends the concatenation of MESSAGES, a pre-formatted letter (header
+and body), from FROM to TO through MAIL-SERVER (any SMTP designator of
+SEND-LETTER, or a connection from WITH-SMTP-CONNECTION; not a
+program).  No header is added.  Each message is a string (sent as
+UTF-8), a character stream or a binary stream (read to its end, e.g.
+the stream of WITH-MIME-PART-CONSTRUCTED-STREAM), or NIL, which is
+skipped.  Line endings become CRLF.  TO is an address or a non-empty
+list of them.  Returns T, NIL and the server's final reply; signals an
+SMTP-ERROR on failure."
+  (send-smtp-1 mail-server from to nil nil messages))
+
+(defun send-smtp-auth (mail-server from to login password &rest messages)
+  "Like SEND-SMTP, and uses LOGIN and PASSWORD for AUTH whenever the
+server offers it.  Returns T, NIL and the server's final reply."
+  (send-smtp-1 mail-server from to login password messages))
+
+;;; ------------------------------------------------------------------
+;;; TEST-EMAIL-ADDRESS
+
+(defparameter *connection-statuses*
+  '(:edns :econnect :etls :ecert :estarttls :egreeting :ehelo :eauth
+    :eauthmech :etimeout :etransport :eprotocol)
+  "The statuses meaning that a connection could not be set up.")
+
+(defun vrfy (handle what)
+  "Sends VRFY WHAT on HANDLE.  Returns the reply code, :UNREACHABLE if
+no connection could be made, or -1 if it was lost during VRFY."
+  (cffi:with-foreign-object (result :int)
+    (let ((status (%po-smtp-vrfy handle what result)))
+      (cond ((zerop status)
+             (%po-smtp-reply-code handle))
+            ((let ((command (%po-smtp-command handle)))
+               (and command (string-prefix-p "VRFY" (string-upcase command))))
+             -1)
+            ((member (status-keyword status) *connection-statuses*)
+             :unreachable)
+            (t -1)))))
+
+(defun test-email-address (address)
+  "Returns true if ADDRESS (\"user@host\", or \"user\" for the local
+host) could be a valid address, by asking the mail server of its host
+\(port 25, or host:port) with VRFY; NIL if the server says it is
+unknown, or if no connection could be made.  Servers that do not
+implement VRFY make it return T.  Deprecated, as in Allegro CL: most
+servers do not answer VRFY truthfully."
+  (unless (and (stringp address) (plusp (length address)))
+    (smtp-argument-error "The address must be a non-empty string, not ~s."
+                         address))
+  (let* ((at (position #\@ address))
+         (local (if at (subseq address 0 at) address))
+         (host (if at (subseq address (1+ at)) "localhost")))
+    (when (and at (or (zerop at) (= at (1- (length address)))))
+      (return-from test-email-address nil))
+    (let ((server (handler-case (parse-server host)
+                    (smtp-error ()
+                      (return-from test-email-address nil))))
+          (handle (check-pointer (%po-smtp-new) "an SMTP handle"))
+          (tracer (make-tracer)))
+      (with-scope (scope)
+        (unwind-protect
+             (progn
+               (handler-case (configure-smtp handle server nil nil)
+                 (smtp-error ()
+                   (return-from test-email-address nil)))
+               (update-trace handle tracer (scope-register scope tracer))
+               (let ((code (vrfy handle local)))
+                 (cond ((eq code :unreachable) nil)
+                       ((/= code 550) t)
+                       (t (not (eql (vrfy handle address) 550))))))
+          (%po-smtp-free handle))))))

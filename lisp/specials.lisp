@@ -1,0 +1,49 @@
+;;; -*- mode: lisp; indent-tabs-mode: nil; coding: utf-8 -*-
+
+;;; specials.lisp - the special variables users may bind, and internal
+;;; constants.
+
+(in-package :net.post-office)
+
+(defvar *smtp-debug* nil
+  "When non-NIL, the SMTP dialogue is printed as it happens: T means
+*STANDARD-OUTPUT*, a stream means that stream.  As in Allegro CL, each
+command we send is printed as
+
+  to smtp command: \"MAIL FROM:<a@b.example>\"
+
+and each line the server sends is printed as received; remarks from the
+library (connecting, TLS established...) are printed after \"; \".
+AUTH payloads and the client's answers to AUTH challenges arrive
+already masked, so passwords and tokens never appear.  The message
+body is never printed.  The value is consulted when a letter is sent,
+in the thread that sends it.  Not exported, as in Allegro: write
+NET.POST-OFFICE::*SMTP-DEBUG*.")
+
+(defvar *smtp-timeout* nil
+  "The default timeout in seconds (a positive real) for connecting to
+an SMTP server and for each of its replies, used when the server
+designator gives no :TIMEOUT, :CONNECT-TIMEOUT or :REPLY-TIMEOUT.  NIL,
+the default, means the library's own defaults: 30 seconds to connect
+\(TCP and TLS handshake), 120 seconds for each reply, 600 seconds for a
+whole letter.  The designator's :TOTAL-TIMEOUT bounds a whole letter.")
+
+(defvar *libpostoffice-path*
+  (let ((env (uiop:getenv "LIBPOSTOFFICE")))
+    (and env (plusp (length env)) env))
+  "NIL, or the file name (a string or pathname) of the libpostoffice
+shared library to load instead of searching for it.  Its initial value
+comes from the environment variable LIBPOSTOFFICE, so it can be set
+before the system is loaded; after changing it, call RELOAD.  When NIL
+the library is searched as \"libpostoffice.so.0\" and then
+\"libpostoffice.so\", first where the dynamic linker looks, then in the
+build/ directory of the smtp system's checkout.")
+
+(defconstant +chunk-size+ 65536
+  "The size in octets of the buffers used to move data between Lisp
+streams and the C library.")
+
+(defvar *boundary-random-state* (make-random-state t)
+  "The random state MIME boundaries are drawn from, seeded from the
+operating system (never the fixed state Lisp starts with, so that two
+processes make different boundaries).  RELOAD seeds it again.")
