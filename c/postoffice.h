@@ -550,6 +550,14 @@ PO_EXTERN int po_smtp_set_ehlo_name(po_smtp *smtp, const char *name);
  * PO_ERECIPIENT when none was.  Returns: PO_OK. */
 PO_EXTERN int po_smtp_set_partial_delivery(po_smtp *smtp, int on);
 
+/* po_smtp_set_keep_alive - 1 (default): after a letter the connection
+ * stays open for the next po_smtp_send (a session).  0: each letter gets
+ * a connection of its own, closed with QUIT before po_smtp_send returns
+ * (Allegro's model); the handle itself can still send any number of
+ * letters, so a caller can keep one per server instead of making a new
+ * one per letter.  May be changed between sends.  Returns: PO_OK. */
+PO_EXTERN int po_smtp_set_keep_alive(po_smtp *smtp, int on);
+
 /* po_smtp_set_trace - receive the SMTP dialogue (see po_trace_fn); NULL
  * turns it off.  Returns: PO_OK. */
 PO_EXTERN int po_smtp_set_trace(po_smtp *smtp, po_trace_fn fn,

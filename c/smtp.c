@@ -45,7 +45,6 @@
 #define DEFAULT_STALL_MS 60000L
 #define DEFAULT_TOTAL_MS 600000L
 #define DEFAULT_CLOSE_MS 5000L
-#define UPLOAD_BUFFER (256 * 1024L)
 #define REPLY_MAX 4096 /* keep at most this much of one reply's text */
 #define NTLSOPT 11
 
@@ -88,6 +87,7 @@ struct po_smtp {
 	long connect_ms, reply_ms, stall_ms, total_ms, close_ms;
 	char *ehlo;     /* NULL: computed at the first connection */
 	int partial;
+	int one_shot;   /* po_smtp_set_keep_alive(0) */
 	po_trace_fn trace;
 	void *trace_ud;
 
@@ -490,6 +490,14 @@ int po_smtp_set_partial_delivery(po_smtp *s, int on)
 	return PO_OK;
 }
 
+int po_smtp_set_keep_alive(po_smtp *s, int on)
+{
+	if (!s)
+		return po__fail(PO_EINVAL, "keep-alive: no handle");
+	s->one_shot = !on;
+	return PO_OK;
+}
+
 int po_smtp_set_trace(po_smtp *s, po_trace_fn fn, void *userdata)
 {
 	if (!s)
@@ -571,6 +579,37 @@ static void local_literal(const po_smtp *s, char *out, size_t n)
 	if (fd >= 0)
 		close(fd);
 	freeaddrinfo(res);
+}
+
+/* The default EHLO name, looked up once per process (the host name) or
+ * once per server (the local address used to reach it), not once per
+ * connection: the lookups cost more than the rest of a connection's
+ * set-up (bench/run.sh, strace -c). */
+static pthread_once_t fqdn_once = PTHREAD_ONCE_INIT;
+static char fqdn_name[256];
+static int fqdn_ok;
+static pthread_mutex_t literal_lock = PTHREAD_MUTEX_INITIALIZER;
+static char literal_host[256], literal_name[INET6_ADDRSTRLEN + 8];
+
+static void fqdn_init(void)
+{
+	fqdn_ok = fqdn(fqdn_name, sizeof fqdn_name);
+}
+
+static void default_ehlo(const po_smtp *s, char *out, size_t n)
+{
+	pthread_once(&fqdn_once, fqdn_init);
+	if (fqdn_ok) {
+		snprintf(out, n, "%s", fqdn_name);
+		return;
+	}
+	pthread_mutex_lock(&literal_lock);
+	if (strcmp(literal_host, s->host) != 0) {
+		local_literal(s, literal_name, sizeof literal_name);
+		snprintf(literal_host, sizeof literal_host, "%s", s->host);
+	}
+	snprintf(out, n, "%s", literal_name);
+	pthread_mutex_unlock(&literal_lock);
 }
 
 /* ---------------------------------------------------------------------
@@ -908,8 +947,8 @@ static int configure(po_smtp *s)
 		port = s->security == PO_TLS_IMPLICIT ? 465 : 25;
 	if (s->ehlo)
 		snprintf(ehlo, sizeof ehlo, "%s", s->ehlo);
-	else if (!fqdn(ehlo, sizeof ehlo))
-		local_literal(s, ehlo, sizeof ehlo);
+	else
+		default_ehlo(s, ehlo, sizeof ehlo);
 
 	h = curl_easy_init();
 	if (!h)
@@ -955,7 +994,6 @@ static int configure(po_smtp *s)
 	SET(CURLOPT_READFUNCTION, read_cb);
 	SET(CURLOPT_READDATA, s);
 	SET(CURLOPT_CRLF, 0L);
-	SET(CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
 	if (s->connect_ms > 0)
 		SET(CURLOPT_CONNECTTIMEOUT_MS, s->connect_ms);
 	SET(CURLOPT_SERVER_RESPONSE_TIMEOUT, seconds(s->reply_ms));
@@ -1225,6 +1263,8 @@ static int attempt(po_smtp *s, struct curl_slist *rcpts, const char *from,
 			 s->partial ? 1L : 0L);
 	curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, NULL);
 	curl_easy_setopt(s->curl, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
+	/* one connection per letter: libcurl sends QUIT when it is done */
+	curl_easy_setopt(s->curl, CURLOPT_FORBID_REUSE, s->one_shot ? 1L : 0L);
 
 	s->performed = 1;
 	cc = curl_easy_perform(s->curl);

@@ -559,6 +559,44 @@ static void test_session_many_letters(void **state)
 	fixture_stop(&f);
 }
 
+static void test_one_connection_per_letter(void **state)
+{
+	const char *args[] = {"--at", "quit", "--do", "close", "--conn", "2",
+			      NULL};
+	fixture f;
+	po_smtp *s;
+	po_letter *l = letter("x");
+	char *t;
+	int i;
+
+	(void)state;
+	start(&f, "faultd", args);
+	s = smtp_to(&f);
+	assert_po_ok(po_smtp_set_keep_alive(s, 0));
+	for (i = 0; i < 3; i++) {
+		/* the second server closes instead of answering QUIT: the
+		 * letter was accepted all the same */
+		assert_po_ok(po_smtp_send(s, l));
+		assert_int_equal(po_smtp_connection_reused(s), 0);
+	}
+	assert_int_equal(fixture_wait_messages(&f, 3, 5000), 3);
+	/* each letter had its own connection, ended by QUIT */
+	for (i = 1; i <= 3; i++) {
+		t = fixture_transcript(&f, i);
+		assert_non_null(t);
+		assert_non_null(strstr(t, "C: QUIT"));
+		free(t);
+	}
+	/* back to a session */
+	assert_po_ok(po_smtp_set_keep_alive(s, 1));
+	assert_po_ok(po_smtp_send(s, l));
+	assert_po_ok(po_smtp_send(s, l));
+	assert_int_equal(po_smtp_connection_reused(s), 1);
+	po_smtp_free(s);
+	po_letter_free(l);
+	fixture_stop(&f);
+}
+
 static void test_stale_connection_retry(void **state)
 {
 	static const char *const modes[][3] = {
@@ -941,6 +979,7 @@ int main(void)
 		cmocka_unit_test(test_credentials_unused),
 		cmocka_unit_test(test_refused_recipients),
 		cmocka_unit_test(test_session_many_letters),
+		cmocka_unit_test(test_one_connection_per_letter),
 		cmocka_unit_test(test_stale_connection_retry),
 		cmocka_unit_test(test_no_retry_after_data),
 		cmocka_unit_test(test_trace_masks_secrets),
