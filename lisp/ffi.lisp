@@ -247,6 +247,8 @@ octets.  A NULL pointer becomes NIL."))
 (cffi:defcfun ("po_smtp_set_partial_delivery" %po-smtp-set-partial-delivery)
     :int
   (smtp :pointer) (on :int))
+(cffi:defcfun ("po_smtp_set_keep_alive" %po-smtp-set-keep-alive) :int
+  (smtp :pointer) (on :int))
 (cffi:defcfun ("po_smtp_set_trace" %po-smtp-set-trace) :int
   (smtp :pointer) (fn :pointer) (userdata :pointer))
 (cffi:defcfun ("po_smtp_send" %po-smtp-send) :int
