@@ -82,7 +82,7 @@ build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard c/*.h)
 		-fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) \
 		$(DEP_LIBS)
 
-fuzz: deps-extra $(FUZZ_BIN)
+fuzz: deps $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do \
 		n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
 		seeds=$$(test -d fuzz/seeds/$$n && echo fuzz/seeds/$$n || true); \
@@ -102,6 +102,7 @@ test: deps
 	@status=0; \
 	$(MAKE) --no-print-directory check-c || status=1; \
 	$(MAKE) --no-print-directory check-lisp || status=1; \
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5 || status=1; \
 	exit $$status
 
 check-c: all $(TEST_BIN)

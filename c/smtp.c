@@ -1179,7 +1179,13 @@ static int classify_failure(po_smtp *s, CURLcode cc)
 	case CURLE_PEER_FAILED_VERIFICATION:
 		return PO_ECERT;
 	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CERTPROBLEM:
+		/* OpenSSL reports some verification failures during the
+		 * handshake as a connect error */
+		if (strstr(s->errbuf, "certificate verify failed") ||
+		    strstr(s->errbuf, "certificate has expired"))
+			return PO_ECERT;
+		return PO_ETLS;
+	case CURLE_SSL_CERTPROBLEM: /* our client certificate or key */
 	case CURLE_SSL_CIPHER:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CRL_BADFILE:
@@ -1187,11 +1193,6 @@ static int classify_failure(po_smtp *s, CURLcode cc)
 	case CURLE_SSL_ENGINE_NOTFOUND:
 	case CURLE_SSL_ENGINE_SETFAILED:
 	case CURLE_SSL_SHUTDOWN_FAILED:
-		/* OpenSSL reports a bad chain during the handshake as a
-		 * connect error when the failure is not the peer's
-		 * certificate itself (e.g. an expired one) */
-		if (strstr(s->errbuf, "certificate"))
-			return PO_ECERT;
 		return PO_ETLS;
 	case CURLE_USE_SSL_FAILED:
 		return PO_ESTARTTLS;

@@ -5,9 +5,9 @@ set -eu
 
 PACKAGES="gcc make pkg-config libcurl4-openssl-dev libidn2-dev libcmocka-dev
 sbcl ecl cl-cffi cl-fiveam cl-trivial-gray-streams python3 python3-aiosmtpd openssl postfix
-ca-certificates"
-# Wanted by `make fuzz`, `make asan-test` and `make bench` only.
-[ "${PO_DEPS_EXTRA:-}" = 1 ] && PACKAGES="$PACKAGES clang valgrind time"
+ca-certificates clang libclang-rt-14-dev"
+# Wanted by `make valgrind-test` and `make bench` only.
+[ "${PO_DEPS_EXTRA:-}" = 1 ] && PACKAGES="$PACKAGES valgrind time"
 
 missing=""
 for p in $PACKAGES; do

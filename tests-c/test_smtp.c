@@ -4,6 +4,7 @@
  * outcome details, sessions, stale connections, trace masking, VRFY. */
 #include "check.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -427,6 +428,63 @@ static void test_xoauth2(void **state)
 	fixture_stop(&f);
 }
 
+struct trace_log {
+	char buf[16384];
+	size_t len;
+};
+
+static void trace_cb(void *ud, int dir, const char *line, size_t len)
+{
+	struct trace_log *t = ud;
+	int n = snprintf(t->buf + t->len, sizeof t->buf - t->len, "%c: %.*s\n",
+			 dir, (int)len, line);
+
+	if (n > 0 && (size_t)n < sizeof t->buf - t->len)
+		t->len += (size_t)n;
+}
+
+static void test_oauth_mechanisms_masked(void **state)
+{
+	static const char *const mechs[] = {"XOAUTH2", "OAUTHBEARER"};
+	const char *args[] = {"--auth", "required", "--user", "bob@example.com",
+			      "--token", "ya29.secret-token",
+			      "--mechanisms", "PLAIN,XOAUTH2,OAUTHBEARER", NULL};
+	/* the token, and base64 of XOAUTH2's initial response */
+	static const char *const secrets[] = {
+		"ya29.secret-token",
+		"dXNlcj1ib2JAZXhhbXBsZS5jb20BYXV0aD1CZWFyZXIgeWEyOS5zZWNyZXQtdG9rZW4BAQ=="};
+	fixture f;
+	po_letter *l = letter("oauth");
+	int m, k;
+
+	(void)state;
+	start(&f, "smtpd", args);
+	for (m = 0; m < 2; m++) {
+		for (k = 0; k < 2; k++) {
+			struct trace_log t = {.len = 0};
+			po_smtp *s = smtp_to(&f);
+
+			assert_po_ok(po_smtp_set_trace(s, trace_cb, &t));
+			assert_po_ok(po_smtp_set_bearer(
+				s, "bob@example.com",
+				k ? "ya29.secret-token" : "ya29.secret-tokeX"));
+			assert_po_ok(po_smtp_set_auth_mechanisms(s, mechs[m]));
+			assert_int_equal(po_smtp_send(s, l),
+					 k ? PO_OK : PO_EAUTH);
+			t.buf[t.len] = '\0';
+			assert_true(contains(t.buf, "<masked>"));
+			for (size_t i = 0; i < 2; i++)
+				assert_false(contains(t.buf, secrets[i]));
+			assert_false(contains(t.buf, "secret-toke"));
+			assert_false(contains(po_smtp_errmsg(s), "secret"));
+			po_smtp_free(s);
+		}
+	}
+	assert_int_equal(fixture_wait_messages(&f, 2, 5000), 2);
+	po_letter_free(l);
+	fixture_stop(&f);
+}
+
 static void test_credentials_unused(void **state)
 {
 	fixture f;
@@ -650,21 +708,6 @@ static void test_no_retry_after_data(void **state)
 	po_smtp_free(s);
 	po_letter_free(l);
 	fixture_stop(&f);
-}
-
-struct trace_log {
-	char buf[16384];
-	size_t len;
-};
-
-static void trace_cb(void *ud, int dir, const char *line, size_t len)
-{
-	struct trace_log *t = ud;
-	int n = snprintf(t->buf + t->len, sizeof t->buf - t->len, "%c: %.*s\n",
-			 dir, (int)len, line);
-
-	if (n > 0 && (size_t)n < sizeof t->buf - t->len)
-		t->len += (size_t)n;
 }
 
 static void test_trace_masks_secrets(void **state)
@@ -958,6 +1001,115 @@ static void test_slow_reading_server(void **state)
 	fixture_stop(&f);
 }
 
+static void test_close_is_bounded(void **state)
+{
+	const char *args[] = {"--at", "quit", "--do", "stall", NULL};
+	struct timespec t0, t1;
+	fixture f;
+	po_smtp *s;
+	po_letter *l = letter("x");
+
+	(void)state;
+	start(&f, "faultd", args);
+	s = smtp_to(&f);
+	assert_po_ok(po_smtp_set_timeouts(s, 0, 1000, 0, 0));
+	assert_po_ok(po_smtp_send(s, l));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	po_smtp_free(s); /* QUIT is never answered */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 3);
+	po_letter_free(l);
+	fixture_stop(&f);
+}
+
+struct worker {
+	int port, letters, session, failures;
+};
+
+static void *send_many(void *arg)
+{
+	struct worker *w = arg;
+	po_smtp *s = NULL;
+	int i;
+
+	for (i = 0; i < w->letters; i++) {
+		char body[64];
+		po_letter *l = po_letter_new();
+
+		snprintf(body, sizeof body, "thread letter %d", i);
+		po_letter_set_from(l, "a@example.com");
+		po_letter_add_to(l, "b@example.com");
+		po_letter_set_body(l, po_part_new_text(body, PO_ZERO_TERMINATED,
+						       NULL));
+		if (!s) {
+			s = po_smtp_new();
+			po_smtp_set_server(s, "127.0.0.1", (unsigned)w->port);
+		}
+		if (po_smtp_send(s, l) != PO_OK)
+			w->failures++;
+		if (!w->session) {
+			po_smtp_free(s);
+			s = NULL;
+		}
+		po_letter_free(l);
+	}
+	po_smtp_free(s);
+	return NULL;
+}
+
+/* Sessions and one-shot sends run at once from several threads. */
+static void test_threads(void **state)
+{
+	struct worker w[4];
+	pthread_t th[4];
+	fixture f;
+	int i;
+
+	(void)state;
+	start(&f, "smtpd", NULL);
+	for (i = 0; i < 4; i++) {
+		w[i] = (struct worker){f.port, 25, i % 2, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, send_many, &w[i]),
+				 0);
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	assert_int_equal(fixture_wait_messages(&f, 100, 10000), 100);
+	fixture_stop(&f);
+}
+
+/* A CA directory (hashed names, as OpenSSL wants): the test CA is in no
+ * system file, so the send works only if the directory is used. */
+static void test_ca_directory(void **state)
+{
+	const char *args[] = {"--tls", "implicit", "--cert", cert("server.pem"),
+			      "--key", cert("server.key"), NULL};
+	char dir[] = "/tmp/po-cadir-XXXXXX", cmd[512];
+	fixture f;
+	po_smtp *s;
+	po_letter *l = letter("cadir");
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof cmd,
+		 "cp %s %s/ && openssl rehash %s >/dev/null 2>&1",
+		 cert("ca.pem"), dir, dir);
+	assert_int_equal(system(cmd), 0);
+	start(&f, "smtpd", args);
+	s = smtp_to(&f);
+	assert_po_ok(po_smtp_set_server(s, "localhost", (unsigned)f.port));
+	assert_po_ok(po_smtp_set_security(s, PO_TLS_IMPLICIT));
+	assert_po_ok(po_smtp_set_tls_option(s, PO_TLSOPT_CA_PATH, dir));
+	assert_po_ok(po_smtp_send(s, l));
+	po_smtp_free(s);
+	po_letter_free(l);
+	fixture_stop(&f);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -976,6 +1128,7 @@ int main(void)
 		cmocka_unit_test(test_starttls_refused),
 		cmocka_unit_test(test_implicit_tls_auth),
 		cmocka_unit_test(test_xoauth2),
+		cmocka_unit_test(test_oauth_mechanisms_masked),
 		cmocka_unit_test(test_credentials_unused),
 		cmocka_unit_test(test_refused_recipients),
 		cmocka_unit_test(test_session_many_letters),
@@ -991,6 +1144,9 @@ int main(void)
 		cmocka_unit_test(test_reader_failure_aborts),
 		cmocka_unit_test(test_quit_failure_is_not_an_error),
 		cmocka_unit_test(test_slow_reading_server),
+		cmocka_unit_test(test_close_is_bounded),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_ca_directory),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
