@@ -1147,11 +1147,16 @@ static int outcome(po_smtp *s, int status, const char *detail)
 		s->code = 0;
 		s->enhanced[0] = '\0';
 	}
-	if (!s->command || s->step == ST_BODY || s->step == ST_EOD) {
+	if (!s->got_reply || s->step == ST_BODY || s->step == ST_EOD) {
+		/* the command that went unanswered (none before the
+		 * greeting) */
 		free(s->command);
 		s->command = strdup(s->step == ST_EOD	? "."
 				    : s->step == ST_BODY ? "DATA"
-							 : s->cmd);
+				    : s->step == ST_CONNECT ||
+						    s->step == ST_GREETING
+					    ? ""
+					    : s->cmd);
 	}
 	return po__fail(status, "%s", s->errmsg ? s->errmsg : "");
 }

@@ -4,8 +4,9 @@
 ;;;
 ;;; It exports exactly the names of Allegro CL's mail API (smtp.cl and
 ;;; mime-api.cl), so that Allegro code runs unchanged, plus our
-;;; additions: WITH-SMTP-CONNECTION, RELOAD, and the condition classes
-;;; with their readers.  *SMTP-DEBUG* is not exported, as in Allegro:
+;;; additions: WITH-SMTP-CONNECTION, RELOAD, WITH-CAPTURED-LETTERS and
+;;; its readers, the restarts, and the condition classes with their
+;;; readers.  *SMTP-DEBUG* is not exported, as in Allegro:
 ;;; users write NET.POST-OFFICE::*SMTP-DEBUG*.
 
 (in-package :cl-user)
@@ -14,6 +15,7 @@
   (:use :cl)
   (:export
    ;; Allegro's API
+   #:decode-header-text
    #:make-mime-part
    #:map-over-parts
    #:mime-get-header
@@ -40,6 +42,24 @@
    #:*smtp-timeout*
    #:reload
    #:with-smtp-connection
+   ;; capturing letters (for test suites)
+   #:capture-mailbox
+   #:captured-letter
+   #:captured-letter-attachments
+   #:captured-letter-from
+   #:captured-letter-header
+   #:captured-letter-headers
+   #:captured-letter-html
+   #:captured-letter-message-id
+   #:captured-letter-octets
+   #:captured-letter-recipients
+   #:captured-letter-text
+   #:captured-letters
+   #:with-captured-letters
+   ;; restarts
+   #:continue-without-refused-recipients
+   #:retry-send
+   #:use-mail-server
    ;; conditions
    #:smtp-argument-error
    #:smtp-authentication-error

@@ -7,6 +7,15 @@
 ;;; in C, before any connection is made or any program run.  A letter
 ;;; and its C part tree live only during the call; SMTP handles made for
 ;;; one call are closed (QUIT) and freed before it returns.
+;;;
+;;; A send runs inside the restarts RETRY-SEND,
+;;; CONTINUE-WITHOUT-REFUSED-RECIPIENTS and USE-MAIL-SERVER (see
+;;; CALL-WITH-SEND-RESTARTS).  They are established with RESTART-CASE
+;;; around a function call, so no condition is associated with them and
+;;; handlers see exactly the conditions they saw without them.  Every
+;;; condition is signalled after C has returned, and the restarts are
+;;; hidden while C runs (*INSIDE-FOREIGN-CALL*), so invoking one never
+;;; unwinds through C frames.
 
 (in-package :net.post-office)
 
@@ -95,7 +104,7 @@ trace of HANDLE on or off accordingly."
   "Sends LETTER on the configured HANDLE and checks the outcome.
 Returns the Message-ID, the server's final reply, whether the
 credentials went unused, and the refused recipients."
-  (check-status (%po-smtp-send handle letter)
+  (check-status (with-foreign-call (%po-smtp-send handle letter))
                 :smtp handle :scope scope :server label)
   (values (non-empty (%po-smtp-message-id handle))
           (non-empty (%po-smtp-reply handle))
@@ -130,20 +139,29 @@ Message-ID and the server's final reply."
            (setf (values message-id reply unused refused)
                  (send-on-handle handle letter scope label)))
       ;; QUIT is traced too, so the tracer outlives the handle
-      (%po-smtp-free handle))
+      (with-foreign-call (%po-smtp-free handle)))
     (tracer-report tracer)
     (report-outcome unused refused label)
     (values message-id reply)))
 
-(defun deliver-on-connection (connection letter login password scope)
-  "Sends LETTER on the open CONNECTION.  Returns the Message-ID and the
-server's final reply."
+(defun check-connection-usable (connection login password)
+  "Signals an SMTP-ARGUMENT-ERROR unless a letter with the credentials
+LOGIN and PASSWORD can be sent on CONNECTION: it must be open, and
+credentials can only be those it was opened with."
   (when (or login password)
     (unless (and (equal login (smtp-connection-login connection))
                  (equal password (smtp-connection-password connection)))
       (smtp-argument-error "LOGIN and PASSWORD cannot be given with a ~
 connection from WITH-SMTP-CONNECTION: give them to ~
 WITH-SMTP-CONNECTION.")))
+  (unless (smtp-connection-open-p connection)
+    (smtp-argument-error "The SMTP connection ~s is closed: it can ~
+only be used inside its WITH-SMTP-CONNECTION." connection)))
+
+(defun deliver-on-connection (connection letter login password scope)
+  "Sends LETTER on the open CONNECTION.  Returns the Message-ID and the
+server's final reply.  (DELIVER has checked the credentials.)"
+  (declare (ignore login password))
   (let ((label (server-label (smtp-connection-server connection)))
         (tracer (smtp-connection-tracer connection))
         message-id reply unused refused)
@@ -163,7 +181,11 @@ only be used inside its WITH-SMTP-CONNECTION." connection))
 (defun call-with-smtp-connection (function mail-server login password)
   "Opens an SMTP session to MAIL-SERVER with the credentials LOGIN and
 PASSWORD, calls FUNCTION with it, and closes it (QUIT) afterwards,
-normally or not.  Returns the values of FUNCTION."
+normally or not.  For a (:FILE ...) designator, FUNCTION is called with
+the file transport instead.  Returns the values of FUNCTION."
+  (when (file-designator-p mail-server)
+    (return-from call-with-smtp-connection
+      (funcall function (parse-file-designator mail-server))))
   (let ((server (parse-server mail-server)))
     (when (eq (server-kind server) :program)
       (smtp-argument-error "WITH-SMTP-CONNECTION needs an SMTP server, not ~
@@ -185,7 +207,7 @@ the program ~s." mail-server))
             (update-trace handle (smtp-connection-tracer connection)
                           (key-pointer
                            (smtp-connection-tracer-key connection))))
-          (%po-smtp-free handle)
+          (with-foreign-call (%po-smtp-free handle))
           (setf (smtp-connection-handle connection) nil)
           (when (smtp-connection-tracer-key connection)
             (unregister-object (smtp-connection-tracer-key connection))))))))
@@ -197,9 +219,14 @@ SEND-LETTER) and executes BODY with CONNECTION bound to it.  Inside
 BODY, CONNECTION can be given as the mail server of SEND-LETTER and
 SEND-SMTP, and the letters then go over the same connection, which is
 much faster for many letters.  LOGIN and PASSWORD are used for AUTH
-whenever the server offers it.  The session is closed (QUIT) when BODY
-is left, normally or not.  A connection is used by one thread at a time:
-other threads wait.  Returns the values of BODY."
+whenever the server offers it.  No connection is made before the first
+letter (so none at all inside WITH-CAPTURED-LETTERS).  The session is
+closed (QUIT) when BODY is left, normally or not.  A connection is used
+by one thread at a time: other threads wait.  A stale connection (the
+server timed it out between letters) is replaced by a fresh one before
+the next letter.  With a (:FILE . \"dir/\") MAIL-SERVER, CONNECTION is
+bound to that file transport, so the same code can write files.
+Returns the values of BODY."
   `(call-with-smtp-connection (lambda (,connection) ,@body)
                               ,mail-server ,login ,password))
 
@@ -237,7 +264,7 @@ contains a NUL character." arg))
                       (%po-program-new-shell (server-command server)))
                   "a program handle")))
     (unwind-protect
-         (check-status (%po-program-send program letter)
+         (check-status (with-foreign-call (%po-program-send program letter))
                        :program program :scope scope)
       (%po-program-free program))
     (values (%po-letter-message-id letter) nil)))
@@ -246,20 +273,33 @@ contains a NUL character." arg))
 ;;; Letters
 
 (defun resolve-mail-server (designator)
-  "The connection DESIGNATOR, or DESIGNATOR normalised into a SERVER."
-  (if (smtp-connection-p designator)
-      designator
-      (parse-server designator)))
+  "The connection or file transport DESIGNATOR, or DESIGNATOR normalised
+into a SERVER or a FILE-TRANSPORT."
+  (cond ((or (smtp-connection-p designator)
+             (file-transport-p designator))
+         designator)
+        ((file-designator-p designator)
+         (parse-file-designator designator))
+        (t (parse-server designator))))
 
 (defun deliver (server letter login password scope)
-  "Sends the C LETTER to SERVER (a SERVER structure or an
-SMTP-CONNECTION).  Returns the Message-ID and the final reply."
-  (cond ((smtp-connection-p server)
-         (deliver-on-connection server letter login password scope))
-        ((eq (server-kind server) :program)
-         (deliver-program server letter scope))
-        (t
-         (deliver-smtp server letter login password scope))))
+  "Sends the C LETTER to SERVER (a SERVER structure, an SMTP-CONNECTION
+or a FILE-TRANSPORT), or captures it if a WITH-CAPTURED-LETTERS is
+active.  Returns the Message-ID and the final reply (for the file
+transport: the .eml file's name; when captured: NIL)."
+  (when (smtp-connection-p server)
+    (check-connection-usable server login password))
+  (let ((mailbox (active-mailbox)))
+    (cond (mailbox
+           (values (capture-letter mailbox letter scope) nil))
+          ((file-transport-p server)
+           (deliver-file server letter scope))
+          ((smtp-connection-p server)
+           (deliver-on-connection server letter login password scope))
+          ((eq (server-kind server) :program)
+           (deliver-program server letter scope))
+          (t
+           (deliver-smtp server letter login password scope)))))
 
 (defun input-stream-or-lose (stream)
   "Returns STREAM if it is an open input stream, otherwise signals an
@@ -336,6 +376,163 @@ streams, or mime-part-constructed, not ~s." attachment))))
      (unwind-protect (progn ,@body)
        (%po-letter-free ,var))))
 
+;;; ------------------------------------------------------------------
+;;; Restarts
+
+(defstruct (attempt (:constructor make-attempt (mail-server replayable)))
+  "The state of one SEND-LETTER or SEND-SMTP call across its tries: the
+MAIL-SERVER designator of the next try, whether the letter can be built
+again (REPLAYABLE: no stream is read for it), how far the current try
+got (PHASE: :SERVER, :BUILD or :DELIVER), its C LETTER (valid while the
+try runs), the envelope recipients it had when a recipient was refused,
+the SMTP-ERROR it signalled, and the recipients DROPPED after
+refusals."
+  mail-server
+  replayable
+  (phase :server)
+  (letter nil)
+  (envelope '())
+  (error nil)
+  (dropped '()))
+
+(defun replayable-p (thing &optional ancestors)
+  "True if a letter made of THING (a message, an attachment, a MIME
+part, or a list of them) can be built and sent again: no stream is read
+for it."
+  (typecase thing
+    (stream nil)
+    (cons (and (replayable-p (car thing) ancestors)
+               (replayable-p (cdr thing) ancestors)))
+    (mime-part-constructed
+     (or (member thing ancestors)
+         (and (not (eq (source-type thing) :stream))
+              (replayable-p (mime-part-parts thing)
+                            (cons thing ancestors)))))
+    (t t)))
+
+(defun refused-addresses (condition)
+  "The addresses the SMTP-RECIPIENT-ERROR CONDITION lists as refused."
+  (mapcar #'first (smtp-error-refused-recipients condition)))
+
+(defun remaining-recipients (attempt condition)
+  "The envelope recipients of ATTEMPT's current try that CONDITION did
+not refuse."
+  (set-difference (attempt-envelope attempt) (refused-addresses condition)
+                  :test #'string-equal))
+
+(defun restart-offered-p (restart attempt condition)
+  "True if the send restart named RESTART applies to CONDITION (NIL
+when the restart is looked up without one) in ATTEMPT: only for an
+SMTP-ERROR its current try signalled, never while C runs, and only
+where trying again can help (see the restart functions' documentation)."
+  (let ((error (cond ((typep condition 'smtp-error) condition)
+                     ((null condition) (attempt-error attempt))))
+        (phase (attempt-phase attempt))
+        (replayable (attempt-replayable attempt)))
+    (and error
+         (eq error (attempt-error attempt))
+         (not *inside-foreign-call*)
+         (ecase restart
+           (retry-send
+            (or (typep error 'smtp-file-error)
+                (and (eq phase :deliver) replayable
+                     ;; 5yz: the same letter would fail the same way
+                     (not (typep error 'smtp-permanent-error)))))
+           (use-mail-server
+            (or (and (eq phase :server)
+                     (typep error 'smtp-argument-error))
+                (and (eq phase :deliver) replayable
+                     (not (typep error 'smtp-argument-error)))))
+           (continue-without-refused-recipients
+            (and (eq phase :deliver) replayable
+                 (typep error 'smtp-recipient-error)
+                 (refused-addresses error)
+                 (remaining-recipients attempt error)
+                 t))))))
+
+(defun read-mail-server ()
+  "Asks on *QUERY-IO* for a mail server designator, reads and evaluates
+it, and returns it in a list: the :INTERACTIVE function of
+USE-MAIL-SERVER."
+  (format *query-io* "~&Mail server designator (evaluated), e.g. ~
+\(\"smtp.example.com\" :port 587 :starttls t): ")
+  (finish-output *query-io*)
+  (list (eval (read *query-io*))))
+
+(defun call-with-send-restarts (mail-server replayable function)
+  "Calls FUNCTION with an ATTEMPT for MAIL-SERVER inside the restarts
+RETRY-SEND, CONTINUE-WITHOUT-REFUSED-RECIPIENTS and USE-MAIL-SERVER,
+calling it again each time one of them is invoked.  REPLAYABLE says
+whether the letter can be built again.  Returns the values of the call
+that succeeds."
+  (let ((attempt (make-attempt mail-server replayable)))
+    (loop
+      (setf (attempt-phase attempt) :server
+            (attempt-letter attempt) nil
+            (attempt-envelope attempt) '()
+            (attempt-error attempt) nil)
+      (restart-case
+          (handler-bind ((smtp-error
+                           (lambda (condition)
+                             ;; remember it for the restarts; decline
+                             (setf (attempt-error attempt) condition)
+                             ;; the letter is alive while it is signalled
+                             (when (and (typep condition
+                                               'smtp-recipient-error)
+                                        (attempt-letter attempt))
+                               (setf (attempt-envelope attempt)
+                                     (nth-value 1 (letter-envelope
+                                                   (attempt-letter
+                                                    attempt))))))))
+            (return-from call-with-send-restarts
+              (funcall function attempt)))
+        (retry-send ()
+          :report "Try to send the letter again."
+          :test (lambda (condition)
+                  (restart-offered-p 'retry-send attempt condition))
+          nil)
+        (continue-without-refused-recipients ()
+          :report (lambda (stream)
+                    (let ((refused (ignore-errors
+                                    (refused-addresses
+                                     (attempt-error attempt)))))
+                      (format stream "Send the letter again without the ~
+refused recipient~p ~{~a~^, ~}." (length refused) refused)))
+          :test (lambda (condition)
+                  (restart-offered-p 'continue-without-refused-recipients
+                                     attempt condition))
+          (setf (attempt-dropped attempt)
+                (append (attempt-dropped attempt)
+                        (refused-addresses (attempt-error attempt)))))
+        (use-mail-server (designator)
+          :report "Send the letter through another mail server (you ~
+give its designator)."
+          :interactive read-mail-server
+          :test (lambda (condition)
+                  (restart-offered-p 'use-mail-server attempt condition))
+          (setf (attempt-mail-server attempt) designator))))))
+
+(defun envelope-address (address)
+  "The envelope form of the recipient ADDRESS (\"Name <a@b>\" gives
+\"a@b\"), as the C library makes it; ADDRESS itself if C refuses it."
+  (with-letter (letter)
+    (if (zerop (%po-letter-add-to letter address))
+        (%po-letter-recipient letter 0)
+        address)))
+
+(defun drop-recipients (addresses attempt)
+  "ADDRESSES without those ATTEMPT dropped after refusals."
+  (if (attempt-dropped attempt)
+      (remove-if (lambda (address)
+                   (member (envelope-address address)
+                           (attempt-dropped attempt)
+                           :test #'string-equal))
+                 addresses)
+      addresses))
+
+;;; ------------------------------------------------------------------
+;;; The API
+
 (defun send-letter (mail-server from to message
                     &key subject reply-to cc bcc headers login password
                          attachments)
@@ -357,7 +554,12 @@ fails unless the server offers STARTTLS.  MAIL-SERVER may also be
 \(:program . \"command args\") (run by /bin/sh) or (:program \"program\"
 \"arg\" ...) (run directly), which gets the letter on its standard input
 \(with a Bcc: header when there are Bcc recipients), or a connection
-from WITH-SMTP-CONNECTION.  The list is never modified.
+from WITH-SMTP-CONNECTION, or (:file . \"directory/\"), which writes the
+letter into that directory (created if missing) as NAME.eml (its exact
+octets) and NAME.envelope (a MAIL FROM line and one RCPT TO line per
+recipient), NAME being the time, a counter and the process id.  The
+list is never modified.  Inside WITH-CAPTURED-LETTERS the letter goes
+nowhere and is captured instead.
 
 FROM is the sender, TO a recipient address or a non-empty list of them;
 CC and BCC are NIL, an address or a list; BCC addresses do not appear
@@ -383,14 +585,27 @@ subparts (the part itself is not modified).
 LOGIN and PASSWORD are used for AUTH whenever the server offers it; a
 warning of type SMTP-CREDENTIALS-UNUSED is signalled when it does not.
 
-Every argument is checked before any connection is made.  Returns three
-values: T, the letter's Message-ID, and the server's final reply (NIL
-for a program)."
-  (let* ((server (resolve-mail-server mail-server))
-         (part (message-part message attachments))
-         (tos (recipient-list to "to" t))
-         (ccs (recipient-list cc "cc"))
-         (bccs (recipient-list bcc "bcc"))
+Every argument is checked before any connection is made.  While the
+letter is sent, the restarts RETRY-SEND, USE-MAIL-SERVER and
+CONTINUE-WITHOUT-REFUSED-RECIPIENTS are offered where they help (not
+for a letter that reads a stream).  Returns three values: T, the
+letter's Message-ID, and the server's final reply (NIL for a program
+and for a captured letter, the .eml file's name for (:file ...))."
+  (call-with-send-restarts
+   mail-server (replayable-p (list message attachments))
+   (lambda (attempt)
+     (send-letter-1 attempt from to message subject reply-to cc bcc
+                    headers login password attachments))))
+
+(defun send-letter-1 (attempt from to message subject reply-to cc bcc
+                      headers login password attachments)
+  "One try of SEND-LETTER, to the mail server of ATTEMPT."
+  (let* ((server (resolve-mail-server (attempt-mail-server attempt)))
+         (part (progn (setf (attempt-phase attempt) :build)
+                      (message-part message attachments)))
+         (tos (drop-recipients (recipient-list to "to" t) attempt))
+         (ccs (drop-recipients (recipient-list cc "cc") attempt))
+         (bccs (drop-recipients (recipient-list bcc "bcc") attempt))
          (lines (header-lines headers))
          (extra (and attachments (attachment-parts attachments)))
          (reply-tos (cond ((null reply-to) nil)
@@ -400,6 +615,7 @@ for a program)."
     (with-scope (scope)
       (with-letter (letter)
         (add-envelope letter from tos ccs bccs)
+        (setf (attempt-letter attempt) letter)
         (when subject
           (check-status (%po-letter-set-subject letter
                                                 (princ-to-string subject))))
@@ -408,6 +624,7 @@ for a program)."
         (dolist (line lines)
           (check-status (%po-letter-add-header-line letter line)))
         (set-body letter (build-c-part part scope extra))
+        (setf (attempt-phase attempt) :deliver)
         (multiple-value-bind (message-id reply)
             (deliver server letter login password scope)
           (values t
@@ -416,11 +633,19 @@ for a program)."
 
 (defun send-smtp-1 (mail-server from to login password messages)
   "The body of SEND-SMTP and SEND-SMTP-AUTH."
-  (let ((server (resolve-mail-server mail-server))
-        (tos (recipient-list to "to" t)))
+  (call-with-send-restarts
+   mail-server (replayable-p messages)
+   (lambda (attempt)
+     (send-smtp-attempt attempt from to login password messages))))
+
+(defun send-smtp-attempt (attempt from to login password messages)
+  "One try of SEND-SMTP, to the mail server of ATTEMPT."
+  (let* ((server (resolve-mail-server (attempt-mail-server attempt)))
+         (tos (progn (setf (attempt-phase attempt) :build)
+                     (drop-recipients (recipient-list to "to" t) attempt))))
     (when (and (server-p server) (eq (server-kind server) :program))
       (smtp-argument-error "SEND-SMTP and SEND-SMTP-AUTH speak SMTP only: ~
-use SEND-LETTER with the mail server ~s." mail-server))
+use SEND-LETTER with the mail server ~s." (attempt-mail-server attempt)))
     (dolist (message messages)
       (typecase message
         ((or null string (vector (unsigned-byte 8))))
@@ -430,9 +655,11 @@ not ~s." message))))
     (with-scope (scope)
       (with-letter (letter)
         (add-envelope letter from tos nil nil)
+        (setf (attempt-letter attempt) letter)
         (check-status (%po-letter-set-raw-reader
                        letter (cffi:callback read-callback)
                        (scope-register scope (make-source messages))))
+        (setf (attempt-phase attempt) :deliver)
         (multiple-value-bind (message-id reply)
             (deliver server letter login password scope)
           (declare (ignore message-id))
@@ -442,12 +669,16 @@ not ~s." message))))
   "Sends the concatenation of MESSAGES, a pre-formatted letter (header
 and body), from FROM to TO through MAIL-SERVER (any SMTP designator of
 SEND-LETTER, or a connection from WITH-SMTP-CONNECTION; not a
-program).  No header is added.  Each message is a string (sent as
-UTF-8), a character stream or a binary stream (read to its end, e.g.
-the stream of WITH-MIME-PART-CONSTRUCTED-STREAM), or NIL, which is
-skipped.  Line endings become CRLF.  TO is an address or a non-empty
-list of them.  Returns T, NIL and the server's final reply; signals an
-SMTP-ERROR on failure."
+program), or (:file . \"directory/\") as for SEND-LETTER; inside
+WITH-CAPTURED-LETTERS the letter is captured instead.  No header is
+added.  Each message is a string (sent as UTF-8), a character stream or
+a binary stream (read to its end, e.g. the stream of
+WITH-MIME-PART-CONSTRUCTED-STREAM), a vector of octets, or NIL, which
+is skipped.  Line endings become CRLF.  TO is an address or a
+non-empty list of them.  The restarts of SEND-LETTER are offered
+likewise.  Returns T, NIL and the server's final reply (NIL when
+captured, the .eml file's name for (:file ...)); signals an SMTP-ERROR
+on failure."
   (send-smtp-1 mail-server from to nil nil messages))
 
 (defun send-smtp-auth (mail-server from to login password &rest messages)

@@ -27,6 +27,7 @@ struct fault {
 	int unknown;           /* expected po_smtp_outcome_unknown */
 	int big;               /* a 4 MB letter, still being sent when the
 				  server gives up */
+	const char *command;   /* what po_smtp_command starts with */
 };
 
 #define R(...) {__VA_ARGS__, NULL}
@@ -44,7 +45,7 @@ static const struct fault faults[] = {
 	{"greeting close", R("--at", "greeting", "--do", "close"), 0, 0,
 	 PO_ECONNLOST, 0, 0},
 	{"greeting stall", R("--at", "greeting", "--do", "stall"), 0, 0,
-	 PO_ETIMEOUT, 0, 0},
+	 PO_ETIMEOUT, 0, 0, 0, ""},
 	{"ehlo+helo 421", R("--at", "ehlo", "--do", "reply", "--reply",
 			    "421 4.7.0 Busy", "--at", "helo", "--do", "reply",
 			    "--reply", "421 4.7.0 Busy"),
@@ -59,7 +60,7 @@ static const struct fault faults[] = {
 	{"ehlo close", R("--at", "ehlo", "--do", "close"), 0, 0, PO_ECONNLOST,
 	 0, 0},
 	{"ehlo stall", R("--at", "ehlo", "--do", "stall"), 0, 0, PO_ETIMEOUT,
-	 0, 0},
+	 0, 0, 0, "EHLO"},
 	{"starttls 454", R("--tls", "starttls", "--at", "starttls", "--do",
 			   "reply", "--reply", "454 4.7.0 TLS not available"),
 	 PO_TLS_STARTTLS, 0, PO_ESTARTTLS, 454, 0},
@@ -71,7 +72,7 @@ static const struct fault faults[] = {
 	 PO_TLS_STARTTLS, 0, PO_ECONNLOST, 0, 0},
 	{"starttls stall", R("--tls", "starttls", "--at", "starttls", "--do",
 			     "stall"),
-	 PO_TLS_STARTTLS, 0, PO_ETIMEOUT, 0, 0},
+	 PO_TLS_STARTTLS, 0, PO_ETIMEOUT, 0, 0, 0, "STARTTLS"},
 	{"tls handshake garbage", R("--tls", "starttls", "--at",
 				    "tlshandshake", "--do", "reply"),
 	 PO_TLS_STARTTLS, 0, PO_ETLS, 0, 0},
@@ -88,30 +89,30 @@ static const struct fault faults[] = {
 	 0, 1, PO_ECONNLOST, 0, 0},
 	{"auth stall", R("--user", "u", "--password", "p", "--at",
 			 "auth-result", "--do", "stall"),
-	 0, 1, PO_ETIMEOUT, 0, 0},
+	 0, 1, PO_ETIMEOUT, 0, 0, 0, "AUTH PLAIN <masked>"},
 	{"mail 451", R("--at", "mail", "--do", "reply", "--reply",
 		       "451 4.3.0 Try again"),
-	 0, 0, PO_ESENDER, 451, 0},
+	 0, 0, PO_ESENDER, 451, 0, 0, "MAIL FROM:<sender@example.com>"},
 	{"mail 553", R("--at", "mail", "--do", "reply", "--reply",
 		       "553 5.1.8 Bad sender"),
 	 0, 0, PO_ESENDER, 553, 0},
 	{"mail close", R("--at", "mail", "--do", "close"), 0, 0, PO_ECONNLOST,
-	 0, 0},
+	 0, 0, 0, "MAIL FROM:"},
 	{"mail stall", R("--at", "mail", "--do", "stall"), 0, 0, PO_ETIMEOUT,
-	 0, 0},
+	 0, 0, 0, "MAIL FROM:<sender@example.com>"},
 	{"rcpt 2 of 3 450", R("--at", "rcpt:2", "--do", "reply", "--reply",
 			      "450 4.2.1 Mailbox busy"),
 	 0, 0, PO_ERECIPIENT, 450, 0},
 	{"rcpt 2 of 3 550", R("--at", "rcpt:2", "--do", "reply", "--reply",
 			      "550 5.1.1 No such user"),
-	 0, 0, PO_ERECIPIENT, 550, 0},
+	 0, 0, PO_ERECIPIENT, 550, 0, 0, "RCPT TO:<two@example.com>"},
 	{"rcpt all 550", R("--at", "rcpt", "--do", "reply", "--reply",
 			   "550 5.1.1 No such user"),
 	 0, 0, PO_ERECIPIENT, 550, 0},
 	{"rcpt close", R("--at", "rcpt:2", "--do", "close"), 0, 0,
 	 PO_ECONNLOST, 0, 0},
 	{"rcpt stall", R("--at", "rcpt:2", "--do", "stall"), 0, 0,
-	 PO_ETIMEOUT, 0, 0},
+	 PO_ETIMEOUT, 0, 0, 0, "RCPT TO:<two@example.com>"},
 	{"data 451", R("--at", "data", "--do", "reply", "--reply",
 		       "451 4.3.0 Not now"),
 	 0, 0, PO_EDATA, 451, 0},
@@ -121,10 +122,10 @@ static const struct fault faults[] = {
 	{"data close", R("--at", "data", "--do", "close"), 0, 0, PO_ECONNLOST,
 	 0, 0},
 	{"data stall", R("--at", "data", "--do", "stall"), 0, 0, PO_ETIMEOUT,
-	 0, 0},
+	 0, 0, 0, "DATA"},
 	{"mid-data close", R("--at", "body", "--do", "close", "--after-bytes",
 			     "20000"),
-	 0, 0, PO_ECONNLOST, 0, 0, 1},
+	 0, 0, PO_ECONNLOST, 0, 0, 1, "DATA"},
 	{"mid-data reset", R("--at", "body", "--do", "reset", "--after-bytes",
 			     "20000"),
 	 0, 0, PO_ECONNLOST, 0, 0, 1},
@@ -140,7 +141,7 @@ static const struct fault faults[] = {
 	{"eod close", R("--at", "eod", "--do", "close"), 0, 0, PO_ECONNLOST,
 	 0, 1},
 	{"eod stall", R("--at", "eod", "--do", "stall"), 0, 0, PO_ETIMEOUT, 0,
-	 1},
+	 1, 0, "."},
 	{"quit close", R("--at", "quit", "--do", "close"), 0, 0, PO_OK, 250,
 	 0},
 	{"quit 500", R("--at", "quit", "--do", "reply", "--reply",
@@ -233,6 +234,13 @@ static void run_fault(const struct fault *ft)
 	assert_int_equal(rc, ft->status);
 	assert_int_equal(po_smtp_reply_code(s), ft->code);
 	assert_int_equal(po_smtp_outcome_unknown(s), ft->unknown);
+	if (ft->command &&
+	    strncmp(po_smtp_command(s), ft->command, strlen(ft->command)))
+		print_error("%s: command \"%s\"\n", ft->name,
+			    po_smtp_command(s));
+	if (ft->command)
+		assert_memory_equal(po_smtp_command(s), ft->command,
+				    strlen(ft->command));
 	if (rc != PO_OK) {
 		/* a failure always explains itself */
 		assert_true(strlen(po_smtp_errmsg(s)) > 10);
