@@ -1,0 +1,95 @@
+#!/bin/bash
+# load.sh - the full load run of issue #6: 10,000 letters from 4 SBCL
+# threads (two over one WITH-SMTP-CONNECTION each, two with one
+# SEND-LETTER per letter) against Postfix's smtp-sink, then against
+# fixtures/smtpd.py (aiosmtpd).  Every letter carries a unique id in its
+# Subject; what each server received is read back (smtp-sink: its -c
+# counters and one -d dump file per letter; smtpd.py: its .json/.eml
+# files) and every letter reported sent must be there exactly once.
+# File descriptors and RSS are measured after a warm-up and after the
+# run.  The Lisp side is bench/load.lisp; the tolerances are explained
+# in tests-lisp/load.lisp.
+#
+#   bench/load.sh
+#
+# Environment: LOAD_LETTERS (10000), LOAD_THREADS (4), LOAD_ROUNDS (10),
+# LOAD_TARGETS ("sink smtpd"), LOAD_KEEP=1 (keep the temporary
+# directory).  Prints the counts, fds and RSS before and after, and
+# letters/s; exits non-zero if a check failed or something could not
+# run.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+PY=/usr/bin/python3
+SINK=/usr/sbin/smtp-sink
+
+die() {
+	echo "load.sh: $*" >&2
+	exit 2
+}
+
+make --no-print-directory -s all || die "the build failed"
+[ -x $SINK ] || die "$SINK is missing (apt-get install postfix)"
+command -v sbcl >/dev/null || die "sbcl is missing"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/po-load.XXXXXX") || die "no temporary directory"
+SINK_PID=
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+	if [ -n "$SINK_PID" ]; then
+		kill "$SINK_PID" 2>/dev/null
+		wait "$SINK_PID" 2>/dev/null
+	fi
+	if [ "${LOAD_KEEP:-}" = 1 ]; then
+		echo "load.sh: kept $TMP" >&2
+	else
+		rm -rf "$TMP"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# smtp-sink: -c writes running counters (sessions, QUITs, final dots) to
+# its standard output; -d dumps each letter into a file of its own.  As
+# root it must drop privileges (-u nobody), so the dump directory is
+# made writable for nobody.
+mkdir -p "$TMP/sink" "$TMP/lisp"
+chmod 711 "$TMP"
+chmod 1777 "$TMP/sink"
+SINK_USER=
+[ "$(id -u)" = 0 ] && SINK_USER="-u nobody"
+PORT=
+if [[ " ${LOAD_TARGETS:-sink smtpd} " == *" sink "* ]]; then
+	for _ in 1 2 3 4 5; do
+		port=$($PY -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])') || die "no free port"
+		# shellcheck disable=SC2086
+		$SINK $SINK_USER -c -d "$TMP/sink/%H%M%S/" "127.0.0.1:$port" 1000 \
+			>"$TMP/sink.counters" 2>"$TMP/sink.err" &
+		SINK_PID=$!
+		for _ in $(seq 50); do
+			kill -0 "$SINK_PID" 2>/dev/null || break
+			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+				PORT=$port
+				break 2
+			fi
+			sleep 0.1
+		done
+		kill "$SINK_PID" 2>/dev/null
+		wait "$SINK_PID" 2>/dev/null
+		SINK_PID=
+	done
+	[ -n "$PORT" ] || die "smtp-sink did not start: $(cat "$TMP/sink.err")"
+	# (the probe connection counts as a session in -c, not as a letter)
+fi
+
+echo "load.sh: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs," \
+	"$(sbcl --version), libpostoffice $(sed -n 's/^#define PO_VERSION "\(.*\)"/\1/p' c/postoffice.h)"
+SINK_PORT=$PORT SINK_DIR="$TMP/sink/" SINK_COUNTERS="$TMP/sink.counters" \
+	SMTP_TEST_TMP="$TMP/lisp" LIBPOSTOFFICE="$ROOT/build/libpostoffice.so" \
+	LC_ALL=C.UTF-8 \
+	sbcl --noinform --non-interactive --no-userinit --no-sysinit \
+	--load bench/load.lisp </dev/null
