@@ -520,6 +520,16 @@ PO_EXTERN int po_smtp_set_auth(po_smtp *smtp, const char *user,
 PO_EXTERN int po_smtp_set_bearer(po_smtp *smtp, const char *user,
 				 const char *token);
 
+/* po_smtp_has_credentials - whether the handle was given exactly these
+ * credentials: user and password (po_smtp_set_auth), or user and token
+ * (po_smtp_set_bearer); all NULL means none.  Compared in constant
+ * time, so a binding can check credentials given again without keeping
+ * its own copy of the secret.
+ * Returns: 1 if they are the same, 0 if not. */
+PO_EXTERN int po_smtp_has_credentials(const po_smtp *smtp, const char *user,
+				      const char *password,
+				      const char *token);
+
 /* po_smtp_set_auth_mechanisms - restrict AUTH to these mechanisms, a list
  * separated by spaces or commas: PLAIN, LOGIN, CRAM-MD5, DIGEST-MD5, NTLM,
  * XOAUTH2, OAUTHBEARER, GSSAPI, EXTERNAL.  NULL restores the default.

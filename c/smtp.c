@@ -110,6 +110,7 @@ struct po_smtp {
 	int conn_known, conn_smtputf8, conn_creds_unused;
 	int got_reply;       /* a complete reply to the last command came */
 	int quitting;        /* QUIT was sent: replies no longer count */
+	int accepted;        /* 250 to the final dot */
 	char errbuf[CURL_ERROR_SIZE];
 
 	/* the outcome */
@@ -165,7 +166,7 @@ po_smtp *po_smtp_new(void)
 	return s;
 }
 
-static void drop_handle(po_smtp *s);
+static void drop_handle(po_smtp *s, long close_ms);
 
 /* Wipe a secret before freeing it. */
 static void free_secret(char *p)
@@ -200,15 +201,25 @@ static long seconds(long ms)
 	return ms < 0 ? 0 : (ms + 999) / 1000;
 }
 
-/* Close the connection: QUIT, bounded by the close timeout. */
-static void close_curl(po_smtp *s)
+/* Close the connection: QUIT, waiting at most close_ms for its reply. */
+static void close_curl(po_smtp *s, long close_ms)
 {
 	if (!s->curl)
 		return;
 	curl_easy_setopt(s->curl, CURLOPT_SERVER_RESPONSE_TIMEOUT,
-			 seconds(s->close_ms) ? seconds(s->close_ms) : 1L);
+			 seconds(close_ms) ? seconds(close_ms) : 1L);
 	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS,
-			 s->close_ms > 0 ? s->close_ms : 1000L);
+			 close_ms > 0 ? close_ms : 1000L);
+	/* libcurl 7.88 sends the QUIT of a cached connection through an
+	 * internal "closure handle", which copies the timeouts of the last
+	 * transfer *started* (curl_multi_add_handle), not the ones set now:
+	 * without this, closing would wait the whole reply timeout (120 s by
+	 * default) for a server that does not answer QUIT.  So start a
+	 * transfer that fails at once on its URL, touching no connection,
+	 * for libcurl to copy these. */
+	curl_easy_setopt(s->curl, CURLOPT_VERBOSE, 0L);
+	curl_easy_setopt(s->curl, CURLOPT_URL, "x-po-close://");
+	(void)curl_easy_perform(s->curl);
 	curl_easy_cleanup(s->curl);
 	s->curl = NULL;
 }
@@ -219,7 +230,7 @@ void po_smtp_free(po_smtp *s)
 
 	if (!s)
 		return;
-	drop_handle(s);
+	drop_handle(s, s->close_ms);
 	clear_outcome(s);
 	free(s->refused);
 	free(s->host);
@@ -406,6 +417,35 @@ int po_smtp_set_bearer(po_smtp *s, const char *user, const char *token)
 	if (!rc)
 		rc = replace(&s->bearer, token, 1);
 	return rc;
+}
+
+/* Equal strings (NULL only equals NULL), in time that depends on the
+ * lengths only, not on where they differ. */
+static int same_secret(const char *a, const char *b)
+{
+	size_t na, nb, i;
+	unsigned char diff = 0;
+
+	if (!a || !b)
+		return a == b;
+	na = strlen(a);
+	nb = strlen(b);
+	for (i = 0; i < na && i < nb; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0 && na == nb;
+}
+
+int po_smtp_has_credentials(const po_smtp *s, const char *user,
+			    const char *password, const char *token)
+{
+	int same;
+
+	if (!s)
+		return 0;
+	same = same_secret(s->user, user);
+	same &= same_secret(s->password, password);
+	same &= same_secret(s->bearer, token);
+	return same;
 }
 
 int po_smtp_set_auth_mechanisms(po_smtp *s, const char *mechs)
@@ -796,11 +836,16 @@ static int on_reply(po_smtp *s)
 						    : s->cmd);
 
 	s->masking = s->step == ST_AUTH && code == 334;
+	/* a go-ahead is not an outcome: if nothing answers what follows, the
+	 * failure is about that (a TLS handshake, an AUTH exchange) */
+	if (s->masking)
+		s->got_reply = 0;
 	switch (s->step) {
 	case ST_STARTTLS:
 		if (code == 220) {
 			s->tls_up = 1;
 			s->saw_ehlo = 0;
+			s->got_reply = 0;
 		}
 		break;
 	case ST_EHLO:
@@ -811,6 +856,12 @@ static int on_reply(po_smtp *s)
 			    (s->security == PO_TLS_STARTTLS_TRY &&
 			     !s->cap_starttls);
 
+		/* RFC 5321 §3.8: 421 means the server is closing; libcurl would
+		 * try HELO on the dead connection and report that instead */
+		if (code == 421) {
+			s->abort_status = PO_EHELO;
+			return 0;
+		}
 		if (code / 100 != 2 || !final)
 			break;
 		s->saw_ehlo = 1;
@@ -829,6 +880,9 @@ static int on_reply(po_smtp *s)
 			s->abort_status = PO_ENOMEM;
 			return 0;
 		}
+		break;
+	case ST_EOD:
+		s->accepted = code == 250;
 		break;
 	case ST_DATA:
 		/* the 354 is a go-ahead, not an outcome: what counts next is
@@ -887,6 +941,23 @@ static size_t header_cb(char *data, size_t size, size_t nitems, void *ud)
 			return 0;
 	}
 	return n;
+}
+
+/* libcurl sends QUIT after a failure and waits for its reply as long as
+ * for any reply (the whole reply timeout again after a timeout, inside
+ * curl_easy_perform).  Nothing depends on that reply, so the progress
+ * callback, which libcurl calls at least once a second while it waits,
+ * ends the wait. */
+static int progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	po_smtp *s = ud;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return s->quitting && !s->accepted;
 }
 
 /* libcurl hands VRFY replies to the write callback too; we have them from
@@ -991,6 +1062,9 @@ static int configure(po_smtp *s)
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
 	SET(CURLOPT_HEADERDATA, s);
 	SET(CURLOPT_WRITEFUNCTION, discard_cb);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, progress_cb);
+	SET(CURLOPT_XFERINFODATA, s);
 	SET(CURLOPT_READFUNCTION, read_cb);
 	SET(CURLOPT_READDATA, s);
 	SET(CURLOPT_CRLF, 0L);
@@ -1052,7 +1126,7 @@ out:
 	return rc;
 }
 
-static void drop_handle(po_smtp *s)
+static void drop_handle(po_smtp *s, long close_ms)
 {
 	struct curl_slist *ct = NULL;
 
@@ -1060,7 +1134,7 @@ static void drop_handle(po_smtp *s)
 	if (!s->curl)
 		return;
 	curl_easy_getinfo(s->curl, CURLINFO_PRIVATE, (char **)&ct);
-	close_curl(s);
+	close_curl(s, close_ms);
 	curl_slist_free_all(ct);
 }
 
@@ -1083,6 +1157,7 @@ static void reset_transaction(po_smtp *s)
 	s->performed = 0;
 	s->got_reply = 0;
 	s->quitting = 0;
+	s->accepted = 0;
 	s->errbuf[0] = '\0';
 }
 
@@ -1371,6 +1446,13 @@ int po_smtp_send(po_smtp *s, po_letter *l)
 					 ? po_last_error()
 					 : s->errbuf);
 	}
+	if (status && s->performed) {
+		/* Never reuse a connection a transaction failed on: libcurl keeps
+		 * some (a timeout waiting for the reply to the final dot leaves
+		 * it "intact"), and a late reply would answer the next
+		 * command.  The server failed us: QUIT gets a second at most. */
+		drop_handle(s, 1000);
+	}
 out:
 	s->letter = NULL;
 	po_reader_free(s->reader);
@@ -1435,7 +1517,7 @@ int po_smtp_close(po_smtp *s)
 {
 	if (!s)
 		return po__fail(PO_EINVAL, "po_smtp_close: no handle");
-	drop_handle(s);
+	drop_handle(s, s->close_ms);
 	return PO_OK;
 }
 

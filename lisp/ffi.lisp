@@ -279,6 +279,8 @@ octets.  A NULL pointer becomes NIL."))
   (smtp :pointer) (i :size))
 (cffi:defcfun ("po_smtp_message_id" %po-smtp-message-id) borrowed-string
   (smtp :pointer))
+(cffi:defcfun ("po_smtp_has_credentials" %po-smtp-has-credentials) :int
+  (smtp :pointer) (user c-string) (password c-string) (token c-string))
 (cffi:defcfun ("po_smtp_credentials_unused" %po-smtp-credentials-unused)
     :int
   (smtp :pointer))
@@ -378,10 +380,15 @@ integer to pass to C as the userdata pointer (see KEY-POINTER)."
   "The callback objects registered for one operation (a send, a
 render): their keys, so they can all be unregistered at the end, and
 the objects, so that a condition one of them stored can be signalled
-again after the C call returns."
+again after the C call returns; and the warnings callbacks deferred."
   (keys nil)
   (objects nil)
-  (cleanups nil))
+  (cleanups nil)
+  (deferred nil))
+
+(defvar *scope* nil
+  "The innermost SCOPE of this thread (bound by WITH-SCOPE), where
+callbacks defer the warnings signalled while they run.")
 
 (defun scope-on-release (scope function)
   "Arranges for FUNCTION to be called when SCOPE is released."
@@ -396,17 +403,26 @@ pointer to give C."
     (key-pointer key)))
 
 (defun scope-release (scope)
-  "Unregisters every object of SCOPE and runs its cleanups."
+  "Unregisters every object of SCOPE, runs its cleanups, then signals
+again, in order, the conditions its callbacks deferred (now that no C
+frame is below us)."
   (loop while (scope-keys scope)
         do (unregister-object (pop (scope-keys scope))))
   (setf (scope-objects scope) nil)
   (loop while (scope-cleanups scope)
-        do (ignore-errors (funcall (pop (scope-cleanups scope))))))
+        do (ignore-errors (funcall (pop (scope-cleanups scope)))))
+  (let ((deferred (reverse (scope-deferred scope))))
+    (setf (scope-deferred scope) nil)
+    (dolist (condition deferred)
+      (if (typep condition 'warning)
+          (warn condition)
+          (signal condition)))))
 
 (defmacro with-scope ((var) &body body)
-  "Binds VAR to a fresh SCOPE for the extent of BODY and releases it
-afterwards, normally or not.  Returns the values of BODY."
-  `(let ((,var (make-scope)))
+  "Binds VAR (and *SCOPE*) to a fresh SCOPE for the extent of BODY and
+releases it afterwards, normally or not.  Returns the values of BODY."
+  `(let* ((,var (make-scope))
+          (*scope* ,var))
      (unwind-protect (progn ,@body)
        (scope-release ,var))))
 
@@ -604,29 +620,90 @@ WHAT could not be made if it is NULL."
 
 ;;; ------------------------------------------------------------------
 ;;; Callbacks
+;;;
+;;; A callback runs on top of C frames (libcurl's, ours).  No Lisp
+;;; condition may unwind through them: a handler outside SEND-LETTER that
+;;; transfers control would leave libcurl in the middle of a transfer.
+;;; So every condition signalled while a callback works stops at the
+;;; callback: a warning is muffled and deferred (signalled again by
+;;; SCOPE-RELEASE once C has returned, and the work goes on); any other
+;;; serious condition ends the work, the callback reports failure so that
+;;; C aborts cleanly, and the condition is signalled again after C
+;;; returns (PO-ERROR); other conditions are declined as if no handler
+;;; were there, and signalled again after C returns.  (A THROW or GO out
+;;; of a stream method cannot be stopped this way: see
+;;; CALL-ABANDONED-P.)
+
+(defun defer-warning (warning)
+  "Keeps WARNING to be signalled again when the current scope is
+released, and muffles it now.  Returns NIL, without muffling, if that
+is not possible (no scope, or no MUFFLE-WARNING restart)."
+  (let ((restart (find-restart 'muffle-warning warning)))
+    (when (and *scope* restart)
+      (push warning (scope-deferred *scope*))
+      (invoke-restart restart))))
+
+(defun defer-condition (condition)
+  "Keeps CONDITION, neither a warning nor serious, to be signalled again
+when the current scope is released; declines it now.  Returns T if it
+was kept."
+  (when *scope*
+    (push condition (scope-deferred *scope*))
+    t))
+
+(defmacro without-outer-handlers (&body body)
+  "Executes BODY with the condition handlers established outside it
+hidden, so that a condition signalled in BODY and not handled there is
+declined (SIGNAL returns NIL) rather than handed to a handler outside,
+which might transfer control through the C frames below.  Portable
+fallback: the handlers stay visible, and WITH-CALLBACK-BARRIER treats
+every condition that gets that far as ending the callback's work."
+  #+sbcl `(let ((sb-kernel:*handler-clusters* nil)) ,@body)
+  #+ecl `(let ((si::*handler-clusters* nil)) ,@body)
+  #-(or sbcl ecl) `(progn ,@body))
+
+(defconstant +outer-handlers-hidden+ #+(or sbcl ecl) t #-(or sbcl ecl) nil
+  "True where WITHOUT-OUTER-HANDLERS really hides the outer handlers.")
+
+(defmacro with-callback-barrier ((fail) &body body)
+  "Runs BODY, the work of a callback, so that no condition signalled in
+it unwinds out of the callback (see above): warnings are muffled and
+deferred, other non-serious conditions deferred and declined (the work
+goes on), and a serious condition ends the work.  FAIL is a function of
+the condition that ended BODY; the value of the form is then NIL,
+otherwise the values of BODY."
+  (let ((barrier (gensym "BARRIER")))
+    `(block ,barrier
+       (flet ((end (condition)
+                (funcall ,fail condition)
+                (return-from ,barrier nil)))
+         (without-outer-handlers
+           (handler-bind ((serious-condition #'end)
+                          (warning #'defer-warning)
+                          (condition
+                            (lambda (condition)
+                              (unless (and +outer-handlers-hidden+
+                                           (defer-condition condition))
+                                (end condition)))))
+             ,@body))))))
 
 (cffi:defcallback read-callback :int
     ((userdata :pointer) (buf :pointer) (len :size) (n-out :pointer))
-  ;; Never let a Lisp condition unwind through the C frames below us:
-  ;; store it, report failure, and let CHECK-STATUS signal it again.
   (let ((source (registered-object (cffi:pointer-address userdata))))
     (setf (cffi:mem-ref n-out :size) 0)
     (if (null source)
         1
-        (handler-case
-            (progn
+        (or (with-callback-barrier ((lambda (condition)
+                                      (source-failed source condition)))
               (setf (cffi:mem-ref n-out :size) (source-fill source buf len))
               0)
-          (serious-condition (condition)
-            (source-failed source condition)
-            1)))))
+            1))))
 
 (cffi:defcallback trace-callback :void
     ((userdata :pointer) (direction :int) (line :pointer) (len :size))
   (let ((tracer (registered-object (cffi:pointer-address userdata))))
     (when tracer
-      (handler-case
-          (trace-line tracer (code-char direction)
-                      (decode-utf8-pointer line len))
-        (serious-condition (condition)
-          (tracer-failed tracer condition))))))
+      (with-callback-barrier ((lambda (condition)
+                                (tracer-failed tracer condition)))
+        (trace-line tracer (code-char direction)
+                    (decode-utf8-pointer line len))))))

@@ -31,10 +31,12 @@ a time uses it (a lock sees to that)."
   (lock (make-lock "SMTP connection"))
   (server nil)
   (login nil)
-  (password nil)
   (tracer (make-tracer))
   (tracer-key nil)
-  (open-p t))
+  (open-p t)
+  ;; set when a send on HANDLE never returned from C (see
+  ;; CALL-ABANDONED-P): the handle is unusable, and is not freed
+  (abandoned nil))
 
 (defmethod print-object ((connection smtp-connection) stream)
   (print-unreadable-object (connection stream :type t :identity t)
@@ -100,11 +102,28 @@ trace of HANDLE on or off accordingly."
                             (cffi:null-pointer))
                         (if stream pointer (cffi:null-pointer)))))
 
-(defun send-on-handle (handle letter scope label)
+(defmacro call-abandoned-p ((var) form &body cleanup)
+  "Evaluates FORM, a call into C that may call back into Lisp, and
+returns its value.  If control leaves FORM without it returning - a
+THROW or GO out of a stream method, which no handler can stop, went
+through the C frames - CLEANUP runs with VAR true: the C handle in use
+was left in the middle of its work and must never be used or freed
+again (libcurl's state is broken; leaking it is the only safe thing)."
+  (let ((value (gensym "VALUE")))
+    `(let ((,var t) (,value nil))
+       (unwind-protect (progn (setf ,value ,form
+                                    ,var nil)
+                              ,value)
+         (when ,var ,@cleanup)))))
+
+(defun send-on-handle (handle letter scope label &optional on-abandon)
   "Sends LETTER on the configured HANDLE and checks the outcome.
 Returns the Message-ID, the server's final reply, whether the
-credentials went unused, and the refused recipients."
-  (check-status (with-foreign-call (%po-smtp-send handle letter))
+credentials went unused, and the refused recipients.  ON-ABANDON is
+called if the send never returned from C."
+  (check-status (call-abandoned-p (abandoned)
+                    (with-foreign-call (%po-smtp-send handle letter))
+                  (when on-abandon (funcall on-abandon)))
                 :smtp handle :scope scope :server label)
   (values (non-empty (%po-smtp-message-id handle))
           (non-empty (%po-smtp-reply handle))
@@ -131,15 +150,18 @@ Message-ID and the server's final reply."
   (let ((handle (check-pointer (%po-smtp-new) "an SMTP handle"))
         (label (server-label server))
         (tracer (make-tracer))
+        (abandoned nil)
         message-id reply unused refused)
     (unwind-protect
          (progn
            (configure-smtp handle server login password)
            (update-trace handle tracer (scope-register scope tracer))
            (setf (values message-id reply unused refused)
-                 (send-on-handle handle letter scope label)))
+                 (send-on-handle handle letter scope label
+                                 (lambda () (setf abandoned t)))))
       ;; QUIT is traced too, so the tracer outlives the handle
-      (with-foreign-call (%po-smtp-free handle)))
+      (unless abandoned
+        (with-foreign-call (%po-smtp-free handle))))
     (tracer-report tracer)
     (report-outcome unused refused label)
     (values message-id reply)))
@@ -149,14 +171,28 @@ Message-ID and the server's final reply."
 LOGIN and PASSWORD can be sent on CONNECTION: it must be open, and
 credentials can only be those it was opened with."
   (when (or login password)
-    (unless (and (equal login (smtp-connection-login connection))
-                 (equal password (smtp-connection-password connection)))
+    ;; C compares the password: the connection keeps no copy of it
+    (unless (and (equal (and login (princ-to-string login))
+                        (smtp-connection-login connection))
+                 (or (null password)
+                     (and (smtp-connection-handle connection)
+                          (= 1 (%po-smtp-has-credentials
+                                (smtp-connection-handle connection)
+                                (smtp-connection-login connection)
+                                (princ-to-string password)
+                                nil)))))
       (smtp-argument-error "LOGIN and PASSWORD cannot be given with a ~
 connection from WITH-SMTP-CONNECTION: give them to ~
 WITH-SMTP-CONNECTION.")))
   (unless (smtp-connection-open-p connection)
     (smtp-argument-error "The SMTP connection ~s is closed: it can ~
-only be used inside its WITH-SMTP-CONNECTION." connection)))
+only be used inside its WITH-SMTP-CONNECTION." connection))
+  (when (smtp-connection-abandoned connection)
+    (error 'smtp-error
+           :format-control "The SMTP connection ~a is unusable: an earlier ~
+send on it was left by a non-local exit (a THROW or GO out of a stream ~
+method) from inside the C library.  Open a new WITH-SMTP-CONNECTION."
+           :format-arguments (list connection))))
 
 (defun deliver-on-connection (connection letter login password scope)
   "Sends LETTER on the open CONNECTION.  Returns the Message-ID and the
@@ -173,7 +209,10 @@ only be used inside its WITH-SMTP-CONNECTION." connection))
         (update-trace handle tracer (key-pointer
                                      (smtp-connection-tracer-key connection)))
         (setf (values message-id reply unused refused)
-              (send-on-handle handle letter scope label))))
+              (send-on-handle handle letter scope label
+                              (lambda ()
+                                (setf (smtp-connection-abandoned connection)
+                                      t))))))
     (tracer-report tracer)
     (report-outcome unused refused label)
     (values message-id reply)))
@@ -190,14 +229,16 @@ the file transport instead.  Returns the values of FUNCTION."
     (when (eq (server-kind server) :program)
       (smtp-argument-error "WITH-SMTP-CONNECTION needs an SMTP server, not ~
 the program ~s." mail-server))
-    (let* ((connection (%make-smtp-connection :server server
-                                              :login login
-                                              :password password))
+    (let* ((connection (%make-smtp-connection
+                        :server server
+                        :login (and login (princ-to-string login))))
            (handle (check-pointer (%po-smtp-new) "an SMTP handle")))
       (setf (smtp-connection-handle connection) handle)
       (unwind-protect
            (progn
              (configure-smtp handle server login password)
+             ;; the handle has the token now; the connection keeps none
+             (forget-oauth-token server)
              (setf (smtp-connection-tracer-key connection)
                    (register-object (smtp-connection-tracer connection)))
              (funcall function connection))
@@ -207,7 +248,8 @@ the program ~s." mail-server))
             (update-trace handle (smtp-connection-tracer connection)
                           (key-pointer
                            (smtp-connection-tracer-key connection))))
-          (with-foreign-call (%po-smtp-free handle))
+          (unless (smtp-connection-abandoned connection)
+            (with-foreign-call (%po-smtp-free handle)))
           (setf (smtp-connection-handle connection) nil)
           (when (smtp-connection-tracer-key connection)
             (unregister-object (smtp-connection-tracer-key connection))))))))

@@ -419,6 +419,11 @@ as a list of header lines for C."
   (argv nil)
   (command nil))
 
+(defun forget-oauth-token (server)
+  "Drops the :OAUTH-TOKEN of SERVER, once a C handle holds it, so that
+no Lisp object keeps the secret."
+  (setf (server-oauth-token server) nil))
+
 (defparameter *server-keys*
   '(:port :ssl :starttls :method :certificate :key :certificate-password
     :ca-file :ca-directory :crl-file :crl-check :ciphers :ciphersuites

