@@ -60,7 +60,10 @@ system."))
                   :reader smtp-error-enhanced-code)
    (reply :initarg :reply
           :initform nil
-          :reader smtp-error-reply))
+          :reader smtp-error-reply)
+   (outcome-unknown :initarg :outcome-unknown
+                    :initform nil
+                    :reader smtp-error-outcome-unknown))
   (:report (lambda (condition stream)
              (format stream "~?"
                      (simple-condition-format-control condition)
@@ -71,8 +74,9 @@ type.  It is a SIMPLE-ERROR, like the errors Allegro CL signals, whose
 report explains what failed, what the server said, and, for failures
 the C library reports, what to try.  The readers SMTP-ERROR-STATUS,
 SMTP-ERROR-SERVER, SMTP-ERROR-COMMAND, SMTP-ERROR-CODE,
-SMTP-ERROR-ENHANCED-CODE and SMTP-ERROR-REPLY give the details that
-apply, NIL otherwise."))
+SMTP-ERROR-ENHANCED-CODE, SMTP-ERROR-REPLY and
+SMTP-ERROR-OUTCOME-UNKNOWN give the details that apply, NIL
+otherwise."))
 
 (setf (documentation 'smtp-error-status 'function)
       "Returns the libpostoffice status of the SMTP-ERROR CONDITION as a
@@ -139,9 +143,7 @@ ELINE).  When the failure was a Lisp error inside a stream being read,
 that original condition is signalled instead."))
 
 (define-condition smtp-connection-error (smtp-error)
-  ((outcome-unknown :initarg :outcome-unknown
-                    :initform nil
-                    :reader smtp-error-outcome-unknown))
+  ()
   (:documentation "Signalled when the server could not be reached or the
 connection failed: the host name did not resolve, the connection was
 refused, timed out or was lost, or the server spoke no SMTP.
@@ -150,9 +152,10 @@ the connection failed while waiting for the server's verdict: the
 letter may have been accepted, so do not resend it blindly."))
 
 (setf (documentation 'smtp-error-outcome-unknown 'function)
-      "Returns true if, for the SMTP-CONNECTION-ERROR CONDITION, the
-letter was sent completely and no reply came back, so the server may
-have accepted it; NIL otherwise.")
+      "Returns true if, for the SMTP-ERROR CONDITION (in practice an
+SMTP-CONNECTION-ERROR), the letter was sent completely and no reply came
+back, so the server may have accepted it; NIL otherwise.  RETRY-SEND is
+not offered then.")
 
 (define-condition smtp-tls-error (smtp-connection-error)
   ()

@@ -294,7 +294,7 @@ reading (for file names C cannot be given, see C-FILE-NAME-P)."
              (and (not (uiop:directory-exists-p
                         (uiop:ensure-directory-pathname path)))
                   (with-open-file (in path :element-type '(unsigned-byte 8))
-                    (declare (ignore in))
+                    (declare (ignorable in))
                     t)))
       (error 'smtp-file-error
              :pathname original

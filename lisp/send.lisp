@@ -479,7 +479,10 @@ where trying again can help (see the restart functions' documentation)."
             (or (typep error 'smtp-file-error)
                 (and (eq phase :deliver) replayable
                      ;; 5yz: the same letter would fail the same way
-                     (not (typep error 'smtp-permanent-error)))))
+                     (not (typep error 'smtp-permanent-error))
+                     ;; the server may have it already: a blanket
+                     ;; handler must not send it twice
+                     (not (smtp-error-outcome-unknown error)))))
            (use-mail-server
             (or (and (eq phase :server)
                      (typep error 'smtp-argument-error))
