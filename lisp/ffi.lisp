@@ -32,10 +32,26 @@
 as a freshly allocated NUL-terminated UTF-8 string, freed after the
 call."))
 
+(defun ascii-c-string (string)
+  "A new foreign NUL-terminated copy of STRING if all its characters are
+ASCII and none is NUL (the common case, done without the general
+encoder), else NIL."
+  (declare (type string string) (optimize speed))
+  (let ((n (length string)))
+    (when (every (lambda (char) (< 0 (char-code char) 128)) string)
+      (let ((pointer (cffi:foreign-alloc :uint8 :count (1+ n))))
+        (dotimes (i n)
+          (setf (cffi:mem-aref pointer :uint8 i) (char-code (char string i))))
+        (setf (cffi:mem-aref pointer :uint8 n) 0)
+        pointer))))
+
 (defmethod cffi:translate-to-foreign (value (type c-string-type))
   (cond ((null value)
          (values (cffi:null-pointer) nil))
         ((stringp value)
+         (let ((ascii (ascii-c-string value)))
+           (when ascii
+             (return-from cffi:translate-to-foreign (values ascii t))))
          (when (find (code-char 0) value)
            (smtp-argument-error "A string argument contains a NUL ~
 character, which no address, header, file name or other text may ~

@@ -77,7 +77,9 @@ the start of an image saved with this system loaded, or after changing
 random state of MIME boundaries again.  Signals an error if the library
 cannot be loaded or is of an incompatible version.  Returns the loaded
 version as a string such as \"0.1.0\"."
-  (setf *boundary-random-state* (make-random-state t))
+  (setf *boundary-random-state* (make-random-state t)
+        ;; handles of the image that was saved mean nothing now
+        *handle-pool* '())
   (load-libpostoffice))
 
 (load-libpostoffice)

@@ -144,27 +144,96 @@ the server ~a offered no AUTH, so LOGIN and PASSWORD were not used."
 letter went to the others:~{~%  ~{~a: ~*~a~}~}"
           :format-arguments (list label (length refused) refused))))
 
+;;; A one-shot send (Allegro's model: a connection per letter) takes an
+;;; idle handle with the same settings from *HANDLE-POOL* when there is
+;;; one, and puts it back afterwards.
+
+(defconstant +handle-pool-size+ 8
+  "At most this many idle handles are kept in *HANDLE-POOL*.")
+
+(defvar *handle-pool-lock* (make-lock "SMTP handle pool")
+  "Guards *HANDLE-POOL*.")
+
+(defun handle-key (server login)
+  "The settings of a handle for SERVER and LOGIN, to find an idle one
+with EQUAL; no secret is in it (C compares passwords and tokens:
+po_smtp_has_credentials).  NIL, meaning no pooling, when the settings
+hold a secret C cannot compare (a client key's password)."
+  (unless (assoc +tlsopt-key-password+ (server-tls-options server))
+    (list (server-host server) (server-port server)
+          (server-security server) (server-verify server)
+          (server-tls-options server)
+          (timeout-ms (server-connect-ms server))
+          (timeout-ms (server-reply-ms server))
+          (timeout-ms (server-stall-ms server))
+          (server-total-ms server) (server-mechanisms server)
+          (server-partial-delivery server) (server-ehlo-name server)
+          (and login (princ-to-string login)))))
+
+(defun acquire-handle (server login password)
+  "An SMTP handle configured for SERVER with LOGIN and PASSWORD (or
+SERVER's :OAUTH-TOKEN), sending each letter on a connection of its own:
+an idle one from the pool, or a new one.  Returns the handle and its
+pool key."
+  (let* ((key (handle-key server login))
+         (user (and login (princ-to-string login)))
+         (token (server-oauth-token server))
+         (secret (and (not token) password (princ-to-string password)))
+         (idle (and key
+                    (with-lock (*handle-pool-lock*)
+                      (let ((entry (find-if
+                                    (lambda (entry)
+                                      (and (equal (car entry) key)
+                                           (= 1 (%po-smtp-has-credentials
+                                                 (cdr entry)
+                                                 (and (or secret token) user)
+                                                 secret token))))
+                                    *handle-pool*)))
+                        (when entry
+                          (setf *handle-pool* (delete entry *handle-pool*))
+                          (cdr entry)))))))
+    (if idle
+        (values idle key)
+        (let ((handle (check-pointer (%po-smtp-new) "an SMTP handle"))
+              (ok nil))
+          (unwind-protect
+               (progn (configure-smtp handle server login password)
+                      (check-status (%po-smtp-set-keep-alive handle 0))
+                      (setf ok t))
+            (unless ok
+              (%po-smtp-free handle)))
+          (values handle key)))))
+
+(defun release-handle (handle key)
+  "Puts HANDLE back in the pool under KEY, or frees it when there is no
+room (or no KEY)."
+  (%po-smtp-set-trace handle (cffi:null-pointer) (cffi:null-pointer))
+  (unless (and key
+               (with-lock (*handle-pool-lock*)
+                 (when (< (length *handle-pool*) +handle-pool-size+)
+                   (push (cons key handle) *handle-pool*)
+                   t)))
+    (with-foreign-call (%po-smtp-free handle))))
+
 (defun deliver-smtp (server letter login password scope)
-  "Sends LETTER to SERVER on a handle made for this call.  Returns the
-Message-ID and the server's final reply."
-  (let ((handle (check-pointer (%po-smtp-new) "an SMTP handle"))
-        (label (server-label server))
-        (tracer (make-tracer))
-        (abandoned nil)
-        message-id reply unused refused)
-    (unwind-protect
-         (progn
-           (configure-smtp handle server login password)
-           (update-trace handle tracer (scope-register scope tracer))
-           (setf (values message-id reply unused refused)
-                 (send-on-handle handle letter scope label
-                                 (lambda () (setf abandoned t)))))
-      ;; QUIT is traced too, so the tracer outlives the handle
-      (unless abandoned
-        (with-foreign-call (%po-smtp-free handle))))
-    (tracer-report tracer)
-    (report-outcome unused refused label)
-    (values message-id reply)))
+  "Sends LETTER to SERVER on a connection made for this call.  Returns
+the Message-ID and the server's final reply."
+  (multiple-value-bind (handle key) (acquire-handle server login password)
+    (let ((label (server-label server))
+          (tracer (make-tracer))
+          (abandoned nil)
+          message-id reply unused refused)
+      (unwind-protect
+           (progn
+             (update-trace handle tracer (scope-register scope tracer))
+             (setf (values message-id reply unused refused)
+                   (send-on-handle handle letter scope label
+                                   (lambda () (setf abandoned t)))))
+        (unless abandoned
+          (release-handle handle key)))
+      (tracer-report tracer)
+      (report-outcome unused refused label)
+      (values message-id reply))))
 
 (defun check-connection-usable (connection login password)
   "Signals an SMTP-ARGUMENT-ERROR unless a letter with the credentials

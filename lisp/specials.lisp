@@ -47,3 +47,10 @@ streams and the C library.")
   "The random state MIME boundaries are drawn from, seeded from the
 operating system (never the fixed state Lisp starts with, so that two
 processes make different boundaries).  RELOAD seeds it again.")
+
+(defvar *handle-pool* '()
+  "Idle C SMTP handles kept for one-shot sends (SEND-LETTER with a server
+designator), as (KEY . HANDLE) conses: making a libcurl handle costs
+more than the rest of a letter.  Each handle sends every letter on a
+connection of its own (keep-alive off), so keeping it idle holds no
+connection.  RELOAD forgets them.")

@@ -82,14 +82,23 @@ for invalid or incomplete sequences."
 (defun decode-utf8-pointer (pointer &optional length)
   "The string the UTF-8 octets at the foreign POINTER encode: LENGTH
 octets, or up to the first NUL if LENGTH is NIL."
+  (declare (optimize speed))
   (let* ((length (or length
-                     (loop for i from 0
+                     (loop for i of-type fixnum from 0
                            until (zerop (cffi:mem-aref pointer :uint8 i))
                            finally (return i))))
-         (octets (make-array length :element-type '(unsigned-byte 8))))
+         (octets (make-array length :element-type '(unsigned-byte 8)))
+         (ascii t))
+    (declare (type fixnum length))
     (dotimes (i length)
-      (setf (aref octets i) (cffi:mem-aref pointer :uint8 i)))
-    (decode-utf8 octets)))
+      (let ((octet (cffi:mem-aref pointer :uint8 i)))
+        (when (>= octet #x80)
+          (setf ascii nil))
+        (setf (aref octets i) octet)))
+    (if ascii
+        ;; replies and Message-IDs are ASCII: no decoding needed
+        (map 'string #'code-char octets)
+        (decode-utf8 octets))))
 
 (defun encode-utf8-into (string start end octets)
   "Encodes the characters of STRING between START and END as UTF-8 into
