@@ -184,6 +184,11 @@ charset."
     (or (and by-charset (find by-charset encodings))
         (and name (find (intern (string-upcase name) :keyword) encodings)))))
 
+(defun seven-bit-p (octets)
+  "True if every octet of the octet vector OCTETS is below 128."
+  (declare (type octets octets) (optimize speed))
+  (loop for octet across octets always (< octet 128)))
+
 (defun encode-text (string start end external-format)
   "The characters of STRING from START to END encoded in
 EXTERNAL-FORMAT, as a fresh octet vector.  Characters the format cannot
@@ -406,9 +411,7 @@ non-multipart parts (content-type ~s)." content-type))
                        (encode-text text start end external-format)
                        (octet-vector text start end))))
       (when (and (not multipart) (null encoding))
-        (setf encoding (if (and string-text-p (every (lambda (octet)
-                                                       (< octet 128))
-                                                     text))
+        (setf encoding (if (and string-text-p (seven-bit-p text))
                            "7bit"
                            "base64"))))
     (setf (mime-part-type part) type

@@ -132,13 +132,37 @@ Surrogates become U+FFFD.  Returns the number of octets written."
                       (put (logior #x80 (logand code #x3F)))))))
     j))
 
+(defun ascii-octets (string start end)
+  "STRING between START and END as a fresh octet vector if every
+character is ASCII, else NIL: the common case, without the general
+encoder (a letter body is often kilobytes)."
+  (declare (type fixnum start end) (optimize speed))
+  (macrolet ((copy (type)
+               `(let ((string string))
+                  (declare (type ,type string))
+                  (when (loop for i of-type fixnum from start below end
+                              always (< (char-code (char string i)) 128))
+                    (let ((octets (make-array (- end start)
+                                              :element-type
+                                              '(unsigned-byte 8))))
+                      (loop for i of-type fixnum from start below end
+                            for j of-type fixnum from 0
+                            do (setf (aref octets j)
+                                     (char-code (char string i))))
+                      octets)))))
+    (typecase string
+      ((simple-array character (*)) (copy (simple-array character (*))))
+      (simple-base-string (copy simple-base-string))
+      (t nil))))
+
 (defun string-to-utf8 (string &key (start 0) (end (length string)))
   "STRING between START and END encoded as UTF-8, a fresh octet vector."
-  (let* ((buffer (make-array (* 4 (- end start))
-                             :element-type '(unsigned-byte 8)))
-         (n (encode-utf8-into (coerce string 'simple-string)
-                              start end buffer)))
-    (subseq buffer 0 n)))
+  (let ((string (coerce string 'simple-string)))
+    (or (ascii-octets string start end)
+        (let* ((buffer (make-array (* 4 (- end start))
+                                   :element-type '(unsigned-byte 8)))
+               (n (encode-utf8-into string start end buffer)))
+          (subseq buffer 0 n)))))
 
 ;;; ------------------------------------------------------------------
 ;;; Moving octets between Lisp vectors and C buffers
