@@ -389,34 +389,33 @@ int po_smtp_set_tls_option(po_smtp *s, int option, const char *value)
 		       option == PO_TLSOPT_KEY_PASSWORD);
 }
 
-int po_smtp_set_auth(po_smtp *s, const char *user, const char *password)
+/* The user and one secret (slot: the password or the bearer token). */
+static int set_credentials(po_smtp *s, const char *what, const char *user,
+			   char **slot, const char *secret)
 {
 	int rc;
 
-	FROZEN(s, "credentials");
-	if (!user != !password)
-		return po__fail(PO_EINVAL,
-				"credentials: give both user and password, "
-				"or neither");
+	FROZEN(s, what);
+	if (!user != !secret)
+		return po__fail(PO_EINVAL, "%s: give both the user and the "
+					   "secret, or neither",
+				what);
 	rc = replace(&s->user, user, 0);
 	if (!rc)
-		rc = replace(&s->password, password, 1);
+		rc = replace(slot, secret, 1);
 	return rc;
+}
+
+int po_smtp_set_auth(po_smtp *s, const char *user, const char *password)
+{
+	return set_credentials(s, "credentials", user, s ? &s->password : NULL,
+			       password);
 }
 
 int po_smtp_set_bearer(po_smtp *s, const char *user, const char *token)
 {
-	int rc;
-
-	FROZEN(s, "bearer token");
-	if (!user != !token)
-		return po__fail(PO_EINVAL,
-				"bearer token: give both user and token, or "
-				"neither");
-	rc = replace(&s->user, user, 0);
-	if (!rc)
-		rc = replace(&s->bearer, token, 1);
-	return rc;
+	return set_credentials(s, "bearer token", user, s ? &s->bearer : NULL,
+			       token);
 }
 
 /* Equal strings (NULL only equals NULL), in time that depends on the

@@ -40,6 +40,19 @@ static po_smtp *smtp_to(const fixture *f)
 	return s;
 }
 
+/* A handle to the fixture as "localhost" (the certificates' name) in TLS
+ * mode, verifying against the test CA. */
+static po_smtp *tls_to(const fixture *f, int mode)
+{
+	po_smtp *s = smtp_to(f);
+
+	assert_po_ok(po_smtp_set_server(s, "localhost", (unsigned)f->port));
+	assert_po_ok(po_smtp_set_security(s, mode));
+	assert_po_ok(po_smtp_set_tls_option(s, PO_TLSOPT_CA_FILE,
+					    cert("ca.pem")));
+	return s;
+}
+
 static po_letter *letter(const char *body)
 {
 	po_letter *l = po_letter_new();
@@ -238,11 +251,7 @@ static void test_starttls_required(void **state)
 	(void)state;
 	start(&f, "smtpd", args);
 	/* verified against the test CA */
-	s = smtp_to(&f);
-	assert_po_ok(po_smtp_set_server(s, "localhost", (unsigned)f.port));
-	assert_po_ok(po_smtp_set_security(s, PO_TLS_STARTTLS));
-	assert_po_ok(po_smtp_set_tls_option(s, PO_TLSOPT_CA_FILE,
-					    cert("ca.pem")));
+	s = tls_to(&f, PO_TLS_STARTTLS);
 	assert_po_ok(po_smtp_send(s, l));
 	po_smtp_free(s);
 	assert_int_equal(fixture_wait_messages(&f, 1, 5000), 1);
@@ -336,14 +345,9 @@ static void test_implicit_tls_auth(void **state)
 	(void)state;
 	start(&f, "smtpd", args);
 	for (i = 0; mechs[i]; i++) {
-		po_smtp *s = smtp_to(&f);
+		po_smtp *s = tls_to(&f, PO_TLS_IMPLICIT);
 		char *j;
 
-		assert_po_ok(po_smtp_set_server(s, "localhost",
-						(unsigned)f.port));
-		assert_po_ok(po_smtp_set_security(s, PO_TLS_IMPLICIT));
-		assert_po_ok(po_smtp_set_tls_option(s, PO_TLSOPT_CA_FILE,
-						    cert("ca.pem")));
 		assert_po_ok(po_smtp_set_tls_option(s, PO_TLSOPT_MIN_VERSION,
 						    "1.2"));
 		assert_po_ok(po_smtp_set_auth(s, "alice", "s3cret pass"));
@@ -854,11 +858,7 @@ static void test_client_certificate(void **state)
 
 	(void)state;
 	start(&f, "smtpd", args);
-	s = smtp_to(&f);
-	assert_po_ok(po_smtp_set_server(s, "localhost", (unsigned)f.port));
-	assert_po_ok(po_smtp_set_security(s, PO_TLS_IMPLICIT));
-	assert_po_ok(po_smtp_set_tls_option(s, PO_TLSOPT_CA_FILE,
-					    cert("ca.pem")));
+	s = tls_to(&f, PO_TLS_IMPLICIT);
 	assert_po_ok(po_smtp_set_tls_option(s, PO_TLSOPT_CERT,
 					    cert("client.pem")));
 	assert_po_ok(po_smtp_set_tls_option(s, PO_TLSOPT_KEY,
@@ -872,11 +872,7 @@ static void test_client_certificate(void **state)
 	assert_true(contains(j, "\"client_cert\": \"test client\""));
 	free(j);
 	/* without it the handshake fails */
-	s = smtp_to(&f);
-	assert_po_ok(po_smtp_set_server(s, "localhost", (unsigned)f.port));
-	assert_po_ok(po_smtp_set_security(s, PO_TLS_IMPLICIT));
-	assert_po_ok(po_smtp_set_tls_option(s, PO_TLSOPT_CA_FILE,
-					    cert("ca.pem")));
+	s = tls_to(&f, PO_TLS_IMPLICIT);
 	assert_true(po_smtp_send(s, l) != PO_OK);
 	po_smtp_free(s);
 	po_letter_free(l);
@@ -903,12 +899,7 @@ static void test_bad_certificates(void **state)
 		args[3] = cert(pem);
 		args[5] = cert(key);
 		start(&f, "smtpd", args);
-		s = smtp_to(&f);
-		assert_po_ok(po_smtp_set_server(s, "localhost",
-						(unsigned)f.port));
-		assert_po_ok(po_smtp_set_security(s, PO_TLS_STARTTLS));
-		assert_po_ok(po_smtp_set_tls_option(s, PO_TLSOPT_CA_FILE,
-						    cert("ca.pem")));
+		s = tls_to(&f, PO_TLS_STARTTLS);
 		if (i == 3)
 			assert_po_ok(po_smtp_set_tls_option(
 				s, PO_TLSOPT_CRL_FILE, cert("crl.pem")));
