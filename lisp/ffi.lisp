@@ -36,33 +36,63 @@ call."))
   "A new foreign NUL-terminated copy of STRING if all its characters are
 ASCII and none is NUL (the common case, done without the general
 encoder), else NIL."
-  (declare (type string string) (optimize speed))
-  (let ((n (length string)))
-    (when (every (lambda (char) (< 0 (char-code char) 128)) string)
-      (let ((pointer (cffi:foreign-alloc :uint8 :count (1+ n))))
-        (dotimes (i n)
-          (setf (cffi:mem-aref pointer :uint8 i) (char-code (char string i))))
-        (setf (cffi:mem-aref pointer :uint8 n) 0)
-        pointer))))
+  (declare (optimize speed))
+  (macrolet ((copy (type)
+               `(let ((string string))
+                  (declare (type ,type string))
+                  (let ((n (length string)))
+                    (when (loop for char across string
+                                always (< 0 (char-code char) 128))
+                      (let ((pointer (cffi:foreign-alloc :uint8
+                                                         :count (1+ n))))
+                        (dotimes (i n)
+                          (setf (cffi:mem-aref pointer :uint8 i)
+                                (char-code (char string i))))
+                        (setf (cffi:mem-aref pointer :uint8 n) 0)
+                        pointer))))))
+    (typecase string
+      ((simple-array character (*)) (copy (simple-array character (*))))
+      (simple-base-string (copy simple-base-string))
+      (t (copy string)))))
 
-(defmethod cffi:translate-to-foreign (value (type c-string-type))
+(defun c-string-pointer (value)
+  "VALUE (a string, or NIL) as a new foreign NUL-terminated UTF-8 string
+for C, or a null pointer for NIL; free it with FREE-C-STRING."
   (cond ((null value)
-         (values (cffi:null-pointer) nil))
+         (cffi:null-pointer))
         ((stringp value)
-         (let ((ascii (ascii-c-string value)))
-           (when ascii
-             (return-from cffi:translate-to-foreign (values ascii t))))
-         (when (find (code-char 0) value)
-           (smtp-argument-error "A string argument contains a NUL ~
+         (or (ascii-c-string value)
+             (progn
+               (when (find (code-char 0) value)
+                 (smtp-argument-error "A string argument contains a NUL ~
 character, which no address, header, file name or other text may ~
 contain."))
-         (values (cffi:foreign-string-alloc value :encoding :utf-8) t))
+               (cffi:foreign-string-alloc value :encoding :utf-8))))
         (t
          (smtp-argument-error "~s is not a string." value))))
 
+(defun free-c-string (pointer)
+  "Frees what C-STRING-POINTER made."
+  (unless (cffi:null-pointer-p pointer)
+    (cffi:foreign-free pointer)))
+
+(defmethod cffi:translate-to-foreign (value (type c-string-type))
+  (let ((pointer (c-string-pointer value)))
+    (values pointer (not (cffi:null-pointer-p pointer)))))
+
 (defmethod cffi:free-translated-object (pointer (type c-string-type) free-p)
   (when free-p
-    (cffi:foreign-string-free pointer)))
+    (free-c-string pointer)))
+
+;;; The %-functions below are compiled with this expansion instead of the
+;;; generic translation above: no generic function is called for each
+;;; string argument of each call.
+(eval-when (:compile-toplevel :load-toplevel :execute)
+  (defmethod cffi:expand-to-foreign-dyn (value var body
+                                         (type c-string-type))
+    `(let ((,var (c-string-pointer ,value)))
+       (unwind-protect (progn ,@body)
+         (free-c-string ,var)))))
 
 (cffi:define-foreign-type file-name-type ()
   ()

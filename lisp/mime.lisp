@@ -261,7 +261,7 @@ it is empty."
   "FILE, a pathname or a string, as a string."
   (if (pathnamep file)
       (uiop:native-namestring file)
-      (princ-to-string file)))
+      (text-of file)))
 
 (defun native-file-name (file)
   "The absolute native file name for FILE (a string, taken as a native
@@ -269,7 +269,7 @@ name, or a pathname), relative names being merged with
 *DEFAULT-PATHNAME-DEFAULTS* as OPEN would."
   (if (pathnamep file)
       (uiop:native-namestring (merge-pathnames file))
-      (let ((name (princ-to-string file)))
+      (let ((name (text-of file)))
         (if (and (plusp (length name)) (char= (char name 0) #\/))
             name
             (let ((directory (ignore-errors
@@ -476,7 +476,7 @@ read later."
   "Splits SUBTYPE at its first semicolon: Allegro lets \"text/plain;
 charset=x\" through as the subtype \"plain; charset=x\" (Q19).  Returns
 the subtype proper and an alist of the parameters after it."
-  (let* ((subtype (princ-to-string subtype))
+  (let* ((subtype (text-of subtype))
          (semicolon (position #\; subtype)))
     (if (null semicolon)
         (values subtype nil)
@@ -505,7 +505,7 @@ or NIL) as a string for C, or NIL."
   (typecase encoding
     (null nil)
     (symbol (string-downcase (symbol-name encoding)))
-    (t (princ-to-string encoding))))
+    (t (text-of encoding))))
 
 (defun disposition-code (disposition)
   "The C constant for the disposition DISPOSITION (\"attachment\",
@@ -584,7 +584,7 @@ to a letter, which then owns it)."
     (smtp-argument-error "~s is not a mime-part-constructed." part))
   (when (member part ancestors)
     (smtp-argument-error "The MIME part ~s contains itself." part))
-  (let* ((type (princ-to-string (mime-part-type part)))
+  (let* ((type (text-of (mime-part-type part)))
          (multipart (equalp type "multipart"))
          (textp (or (equalp type "text")
                     (and (equalp type "message")
@@ -598,7 +598,7 @@ to a letter, which then owns it)."
              (charset (let ((entry (assoc "charset" parameters
                                           :test #'equalp)))
                         (and entry (cdr entry)
-                             (princ-to-string (cdr entry))))))
+                             (text-of (cdr entry))))))
         (unwind-protect
              (progn
                (setf c-part
@@ -607,14 +607,15 @@ to a letter, which then owns it)."
                                         "a multipart")
                          (make-c-leaf part scope textp charset)))
                (check-status (%po-part-set-type
-                              c-part (format nil "~a/~a" type subtype)))
+                              c-part (concatenate 'string type "/"
+                                                 (text-of subtype))))
                (check-status (%po-part-set-charset c-part charset))
                (loop for (name . value) in parameters
                      unless (or (equalp name "charset")
                                 (equalp name "boundary"))
                        do (check-status (%po-part-add-param
-                                         c-part (princ-to-string name)
-                                         (princ-to-string value))))
+                                         c-part (text-of name)
+                                         (text-of value))))
                (unless multipart
                  (check-status (%po-part-set-encoding
                                 c-part
@@ -624,24 +625,24 @@ to a letter, which then owns it)."
                  (check-status (%po-part-set-disposition
                                 c-part (disposition-code disposition)
                                 (and disposition name
-                                     (base-name (princ-to-string name))))))
+                                     (base-name (text-of name))))))
                (when (mime-part-id part)
                  (check-status (%po-part-set-id
-                                c-part (princ-to-string (mime-part-id part)))))
+                                c-part (text-of (mime-part-id part)))))
                (when (mime-part-description part)
                  (check-status (%po-part-set-description
                                 c-part
-                                (princ-to-string
+                                (text-of
                                  (mime-part-description part)))))
                (loop for (name . value) in (mime-part-headers part)
                      do (check-status (%po-part-add-header
-                                       c-part (princ-to-string name)
-                                       (princ-to-string value))))
+                                       c-part (text-of name)
+                                       (text-of value))))
                (when multipart
                  (when (mime-part-boundary part)
                    (check-status (%po-part-set-boundary
                                   c-part
-                                  (princ-to-string
+                                  (text-of
                                    (mime-part-boundary part)))))
                  (dolist (subpart (append (mime-part-parts part)
                                           extra-subparts))

@@ -71,11 +71,11 @@ anything C refuses; nothing is sent."
          (unless login
            (smtp-argument-error ":oauth-token needs LOGIN, the user the ~
 token was issued for."))
-         (check-status (%po-smtp-set-bearer handle (princ-to-string login)
+         (check-status (%po-smtp-set-bearer handle (text-of login)
                                             (server-oauth-token server))))
         ((and login password)
-         (check-status (%po-smtp-set-auth handle (princ-to-string login)
-                                          (princ-to-string password)))))
+         (check-status (%po-smtp-set-auth handle (text-of login)
+                                          (text-of password)))))
   (when (server-mechanisms server)
     (check-status (%po-smtp-set-auth-mechanisms handle
                                                 (server-mechanisms server))))
@@ -168,7 +168,7 @@ hold a secret C cannot compare (a client key's password)."
           (timeout-ms (server-stall-ms server))
           (server-total-ms server) (server-mechanisms server)
           (server-partial-delivery server) (server-ehlo-name server)
-          (and login (princ-to-string login)))))
+          (and login (text-of login)))))
 
 (defun acquire-handle (server login password)
   "An SMTP handle configured for SERVER with LOGIN and PASSWORD (or
@@ -176,9 +176,9 @@ SERVER's :OAUTH-TOKEN), sending each letter on a connection of its own:
 an idle one from the pool, or a new one.  Returns the handle and its
 pool key."
   (let* ((key (handle-key server login))
-         (user (and login (princ-to-string login)))
+         (user (and login (text-of login)))
          (token (server-oauth-token server))
-         (secret (and (not token) password (princ-to-string password)))
+         (secret (and (not token) password (text-of password)))
          (idle (and key
                     (with-lock (*handle-pool-lock*)
                       (let ((entry (find-if
@@ -241,14 +241,14 @@ LOGIN and PASSWORD can be sent on CONNECTION: it must be open, and
 credentials can only be those it was opened with."
   (when (or login password)
     ;; C compares the password: the connection keeps no copy of it
-    (unless (and (equal (and login (princ-to-string login))
+    (unless (and (equal (and login (text-of login))
                         (smtp-connection-login connection))
                  (or (null password)
                      (and (smtp-connection-handle connection)
                           (= 1 (%po-smtp-has-credentials
                                 (smtp-connection-handle connection)
                                 (smtp-connection-login connection)
-                                (princ-to-string password)
+                                (text-of password)
                                 nil)))))
       (smtp-argument-error "LOGIN and PASSWORD cannot be given with a ~
 connection from WITH-SMTP-CONNECTION: give them to ~
@@ -300,7 +300,7 @@ the file transport instead.  Returns the values of FUNCTION."
 the program ~s." mail-server))
     (let* ((connection (%make-smtp-connection
                         :server server
-                        :login (and login (princ-to-string login))))
+                        :login (and login (text-of login))))
            (handle (check-pointer (%po-smtp-new) "an SMTP handle")))
       (setf (smtp-connection-handle connection) handle)
       (unwind-protect
@@ -473,7 +473,7 @@ streams, or mime-part-constructed, not ~s." attachment))))
 
 (defun add-envelope (letter from tos ccs bccs)
   "Sets the sender FROM and the recipients of the C LETTER."
-  (check-status (%po-letter-set-from letter (princ-to-string from)))
+  (check-status (%po-letter-set-from letter (text-of from)))
   (dolist (to tos)
     (check-status (%po-letter-add-to letter to)))
   (dolist (cc ccs)
@@ -724,15 +724,15 @@ and for a captured letter, the .eml file's name for (:file ...))."
          (extra (and attachments (attachment-parts attachments)))
          (reply-tos (cond ((null reply-to) nil)
                           ((consp reply-to)
-                           (mapcar #'princ-to-string reply-to))
-                          (t (list (princ-to-string reply-to))))))
+                           (mapcar #'text-of reply-to))
+                          (t (list (text-of reply-to))))))
     (with-scope (scope)
       (with-letter (letter)
         (add-envelope letter from tos ccs bccs)
         (setf (attempt-letter attempt) letter)
         (when subject
           (check-status (%po-letter-set-subject letter
-                                                (princ-to-string subject))))
+                                                (text-of subject))))
         (dolist (address reply-tos)
           (check-status (%po-letter-add-reply-to letter address)))
         (dolist (line lines)

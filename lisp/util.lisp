@@ -132,6 +132,13 @@ Surrogates become U+FFFD.  Returns the number of octets written."
                       (put (logior #x80 (logand code #x3F)))))))
     j))
 
+(declaim (inline text-of))
+(defun text-of (thing)
+  "THING as printed by PRINC (Allegro prints these arguments with ~A):
+THING itself if it is a string, without the copy PRINC-TO-STRING
+makes."
+  (if (stringp thing) thing (princ-to-string thing)))
+
 (defun ascii-octets (string start end)
   "STRING between START and END as a fresh octet vector if every
 character is ASCII, else NIL: the common case, without the general
