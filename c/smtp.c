@@ -177,7 +177,7 @@ static void free_secret(char *p)
 	}
 }
 
-static void clear_outcome(po_smtp *s)
+static void clear_refused(po_smtp *s)
 {
 	size_t i;
 
@@ -186,6 +186,11 @@ static void clear_outcome(po_smtp *s)
 		free(s->refused[i].reply);
 	}
 	s->nrefused = 0;
+}
+
+static void clear_outcome(po_smtp *s)
+{
+	clear_refused(s);
 	free(s->reply);
 	free(s->command);
 	free(s->errmsg);
@@ -1416,11 +1421,7 @@ int po_smtp_send(po_smtp *s, po_letter *l)
 	s->letter = l;
 	status = attempt(s, rcpts, from, 0);
 	if (status && stale(s, status)) {
-		for (i = 0; i < s->nrefused; i++) {
-			free(s->refused[i].address);
-			free(s->refused[i].reply);
-		}
-		s->nrefused = 0;
+		clear_refused(s);
 		if (s->trace)
 			trace(s, PO_TRACE_INFO,
 			      "stale connection, retrying on a new one", 39);
@@ -1506,6 +1507,8 @@ int po_smtp_vrfy(po_smtp *s, const char *what, int *result_out)
 		status = PO_OK;
 	} else {
 		status = outcome(s, classify_failure(s, cc), s->errbuf);
+		/* as after a failed send: never reuse that connection */
+		drop_handle(s, 1000);
 	}
 out:
 	curl_slist_free_all(rcpt);
