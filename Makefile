@@ -210,11 +210,12 @@ bench-render:
 bench-send:
 	@bench/run.sh send
 
-build/bench/curl_bench: bench/curl_bench.c
+build/bench/curl_bench: bench/curl_bench.c bench/bench.h
 	@mkdir -p build/bench
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/curl_bench.c $(DEP_LIBS)
 
-build/bench/po_bench: bench/po_bench.c c/postoffice.h build/libpostoffice.a
+build/bench/po_bench: bench/po_bench.c bench/bench.h c/postoffice.h \
+		build/libpostoffice.a
 	@mkdir -p build/bench
 	$(CC) $(CFLAGS) -Ic $(LDFLAGS) -o $@ bench/po_bench.c \
 		build/libpostoffice.a $(DEP_LIBS)

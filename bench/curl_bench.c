@@ -27,8 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
+
+#define BENCH_PROG "curl_bench"
+#include "bench.h"
 
 #define FROM "<a@example.com>"
 #define TO "<b@example.com>"
@@ -82,75 +83,6 @@ static size_t read_file(char *buf, size_t size, size_t nitems, void *ud)
 	if (n == 0 && ferror(f))
 		return CURL_READFUNC_ABORT;
 	return n;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-_Noreturn static void die(const char *what, const char *detail)
-{
-	fprintf(stderr, "curl_bench: %s: %s\n", what, detail);
-	exit(1);
-}
-
-static unsigned port_arg(const char *s)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-
-	if (*end || v == 0 || v > 65535)
-		die("bad port", s);
-	return (unsigned)v;
-}
-
-static long count_arg(const char *s)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*end || v <= 0)
-		die("bad letter count", s);
-	return v;
-}
-
-/* The whole file in memory (the small letter of the loops). */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *p = NULL;
-	size_t cap = 0, n = 0, got;
-
-	if (!f)
-		die(path, strerror(errno));
-	do {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 4096;
-			p = realloc(p, cap);
-			if (!p)
-				die("memory", "out of memory");
-		}
-		got = fread(p + n, 1, cap - n, f);
-		n += got;
-	} while (got);
-	if (ferror(f))
-		die(path, "read error");
-	fclose(f);
-	*len = n;
-	return p;
 }
 
 static CURL *new_handle(unsigned port, struct curl_slist *rcpt, char *errbuf)

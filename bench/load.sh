@@ -23,6 +23,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 PY=/usr/bin/python3
 SINK=/usr/sbin/smtp-sink
+# shellcheck source=bench/sink.sh
+. "$ROOT/bench/sink.sh"
 
 die() {
 	echo "load.sh: $*" >&2
@@ -34,13 +36,9 @@ make --no-print-directory -s all || die "the build failed"
 command -v sbcl >/dev/null || die "sbcl is missing"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/po-load.XXXXXX") || die "no temporary directory"
-SINK_PID=
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-	if [ -n "$SINK_PID" ]; then
-		kill "$SINK_PID" 2>/dev/null
-		wait "$SINK_PID" 2>/dev/null
-	fi
+	stop_sink
 	if [ "${LOAD_KEEP:-}" = 1 ]; then
 		echo "load.sh: kept $TMP" >&2
 	else
@@ -57,32 +55,14 @@ trap 'exit 130' INT TERM
 mkdir -p "$TMP/sink" "$TMP/lisp"
 chmod 711 "$TMP"
 chmod 1777 "$TMP/sink"
-SINK_USER=
-[ "$(id -u)" = 0 ] && SINK_USER="-u nobody"
 PORT=
 if [[ " ${LOAD_TARGETS:-sink smtpd} " == *" sink "* ]]; then
-	for _ in 1 2 3 4 5; do
-		port=$($PY -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])') || die "no free port"
-		# shellcheck disable=SC2086
-		$SINK $SINK_USER -c -d "$TMP/sink/%H%M%S/" "127.0.0.1:$port" 1000 \
-			>"$TMP/sink.counters" 2>"$TMP/sink.err" &
-		SINK_PID=$!
-		for _ in $(seq 50); do
-			kill -0 "$SINK_PID" 2>/dev/null || break
-			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-				PORT=$port
-				break 2
-			fi
-			sleep 0.1
-		done
-		kill "$SINK_PID" 2>/dev/null
-		wait "$SINK_PID" 2>/dev/null
-		SINK_PID=
-	done
-	[ -n "$PORT" ] || die "smtp-sink did not start: $(cat "$TMP/sink.err")"
+	start_sink "$TMP/sink.counters" "$TMP/sink.err" -c -d "$TMP/sink/%H%M%S/"
+	case $? in
+	0) ;;
+	2) die "no free port" ;;
+	*) die "smtp-sink did not start: $(cat "$TMP/sink.err")" ;;
+	esac
 	# (the probe connection counts as a session in -c, not as a letter)
 fi
 

@@ -24,14 +24,14 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "postoffice.h"
+#define BENCH_PROG "po_bench"
+#include "bench.h"
 
 static const char builtin_body[] =
 	"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do\n"
@@ -49,79 +49,11 @@ static const char builtin_body[] =
 
 static const char *ehlo_name;
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-_Noreturn static void die(const char *what, const char *detail)
-{
-	fprintf(stderr, "po_bench: %s: %s\n", what, detail);
-	exit(1);
-}
-
 static void check(int status, const char *what)
 {
 	if (status != PO_OK)
 		die(what, *po_last_error() ? po_last_error()
 					   : po_strerror(status));
-}
-
-static unsigned port_arg(const char *s)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-
-	if (*end || v == 0 || v > 65535)
-		die("bad port", s);
-	return (unsigned)v;
-}
-
-static long count_arg(const char *s)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*end || v <= 0)
-		die("bad letter count", s);
-	return v;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *p = NULL;
-	size_t cap = 0, n = 0, got;
-
-	if (!f)
-		die(path, strerror(errno));
-	do {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 4096;
-			p = realloc(p, cap);
-			if (!p)
-				die("memory", "out of memory");
-		}
-		got = fread(p + n, 1, cap - n, f);
-		n += got;
-	} while (got);
-	if (ferror(f))
-		die(path, "read error");
-	fclose(f);
-	*len = n;
-	return p;
 }
 
 /* A letter as send-letter builds one: envelope, subject, a text body and,

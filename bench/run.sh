@@ -49,6 +49,8 @@ TIME=/usr/bin/time
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
+# shellcheck source=bench/sink.sh
+. "$ROOT/bench/sink.sh"
 
 FAILS=0
 fail() {
@@ -85,12 +87,9 @@ if [ "$MODE" != render ]; then
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/po-bench.XXXXXX") || die "no temp dir"
-SINK_PID=
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-	if [ -n "$SINK_PID" ]; then
-		kill "$SINK_PID" 2>/dev/null
-		wait "$SINK_PID" 2>/dev/null
-	fi
+	stop_sink
 	if [ "${BENCH_KEEP:-}" = 1 ]; then
 		echo "bench: kept $TMP" >&2
 	else
@@ -188,37 +187,6 @@ median() {
 		      else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# ---------------------------------------------------------------------
-# smtp-sink
-
-start_sink() {
-	local port user=
-	[ "$(id -u)" = 0 ] && user="-u nobody"
-	for _ in 1 2 3 4 5; do
-		port=$($PY -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])') || return 1
-		# shellcheck disable=SC2086
-		$SINK $user "127.0.0.1:$port" 1000 >"$TMP/sink.log" 2>&1 &
-		SINK_PID=$!
-		for _ in $(seq 50); do
-			if ! kill -0 "$SINK_PID" 2>/dev/null; then
-				break
-			fi
-			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-				PORT=$port
-				return 0
-			fi
-			sleep 0.1
-		done
-		kill "$SINK_PID" 2>/dev/null
-		wait "$SINK_PID" 2>/dev/null
-		SINK_PID=
-	done
-	return 1
-}
-
 LISP_OK=0
 LISP_WHY=
 lisp() {
@@ -255,7 +223,8 @@ lisp_measure() {
 # Measurements
 
 if [ "$MODE" != render ]; then
-	start_sink || die "smtp-sink did not start (see $TMP/sink.log)"
+	start_sink "$TMP/sink.log" "$TMP/sink.log" ||
+		die "smtp-sink did not start (see $TMP/sink.log)"
 	note "smtp-sink on 127.0.0.1:$PORT (pid $SINK_PID)"
 
 	note "loading the Lisp system"
