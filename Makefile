@@ -76,11 +76,13 @@ build/tests/%: tests-c/%.c $(TEST_SUPPORT) $(wildcard tests-c/*.h) \
 		build/libpostoffice.a $(DEP_LIBS) -lcmocka
 
 # libFuzzer targets: the library sources compiled again with sanitizers.
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard c/*.h)
+# tests-c/codec.c: the tests' own decoders and checkers.
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard c/*.h) tests-c/codec.c \
+		tests-c/codec.h
 	@mkdir -p build/fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 $(DEP_CFLAGS) -Ic \
-		-fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) \
-		$(DEP_LIBS)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 $(DEP_CFLAGS) -Ic -Itests-c \
+		-fsanitize=fuzzer,address,undefined -o $@ $< tests-c/codec.c \
+		$(LIB_SRC) $(DEP_LIBS)
 
 fuzz: deps $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do \

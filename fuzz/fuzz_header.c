@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "encode.h"
 #include "header.h"
 #include "postoffice.h"
@@ -28,150 +29,28 @@
 
 static void check_lines(const char *p, size_t n, int soft)
 {
-	size_t pos = 0, line = 0;
-
-	CHECK(n >= 2 && memcmp(p + n - 2, "\r\n", 2) == 0);
-	while (pos < n) {
-		const char *cr = memchr(p + pos, '\r', n - pos);
-		size_t len, i;
-
-		CHECK(cr && cr + 1 < p + n && cr[1] == '\n');
-		len = (size_t)(cr - (p + pos));
-		CHECK(!memchr(p + pos, '\n', len));
-		CHECK(len <= PO__HDR_HARD);
-		CHECK(!soft || len <= PO__HDR_SOFT);
-		CHECK(line == 0 || p[pos] == ' ');
-		for (i = 0; i < len && (p[pos + i] == ' ' ||
-					p[pos + i] == '\t'); i++)
-			;
-		CHECK(i < len);
-		pos += len + 2;
-		line++;
-	}
+	CHECK(!tc_header_lines(p, n, soft, NULL));
 }
 
 /* Unfold (RFC 5322 §2.2.3) into a malloc'd buffer. */
 static char *unfold(const char *p, size_t n, size_t *len_out)
 {
-	char *u = malloc(n + 1);
-	size_t o = 0;
+	char *u = tc_unfold(p, n, len_out);
 
 	CHECK(u);
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\r') {
-			i++;
-			continue;
-		}
-		u[o++] = p[i];
-	}
-	*len_out = o;
 	return u;
 }
 
-static int b64_value(char c)
-{
-	const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			"0123456789+/";
-	const char *p = c ? strchr(a, c) : NULL;
-
-	return p ? (int)(p - a) : -1;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static void ew_decode(const char *w, size_t n, char *out, size_t *o)
-{
-	size_t start = *o;
-
-	CHECK(n <= 75 && (memcmp(w, "=?utf-8?q?", 10) == 0 ||
-			  memcmp(w, "=?utf-8?b?", 10) == 0));
-	if (w[8] == 'b') {
-		unsigned acc = 0, q = 0, pad = 0;
-
-		for (size_t i = 10; i < n - 2; i++) {
-			int v = w[i] == '=' ? 0 : b64_value(w[i]);
-
-			CHECK(v >= 0);
-			pad += w[i] == '=';
-			acc = acc << 6 | (unsigned)v;
-			if (++q == 4) {
-				out[(*o)++] = (char)(acc >> 16);
-				if (pad < 2)
-					out[(*o)++] = (char)(acc >> 8);
-				if (pad < 1)
-					out[(*o)++] = (char)acc;
-				q = acc = 0;
-			}
-		}
-		CHECK(q == 0);
-	} else {
-		for (size_t i = 10; i < n - 2; i++) {
-			if (w[i] == '_') {
-				out[(*o)++] = ' ';
-			} else if (w[i] == '=') {
-				CHECK(i + 2 < n - 2 && hexval(w[i + 1]) >= 0 &&
-				      hexval(w[i + 2]) >= 0);
-				out[(*o)++] = (char)(hexval(w[i + 1]) << 4 |
-						     hexval(w[i + 2]));
-				i += 2;
-			} else {
-				out[(*o)++] = w[i];
-			}
-		}
-	}
-	CHECK(*o > start && po__utf8_valid(out + start, *o - start));
-}
-
 /* RFC 2047 §6.2 decoding of an unstructured value; the white space
- * between two encoded words is dropped. */
+ * between two encoded words is dropped.  Each encoded word must keep to
+ * our rules (codec.h). */
 static char *decode_text(const char *v, size_t n, size_t *len_out)
 {
-	char *out = malloc(n + 1);
-	size_t o = 0, i = 0, ws = 0, ws_len = 0;
-	int prev_ew = 0;
+	const char *err;
+	char *d = tc_decode_text(v, n, len_out, &err);
 
-	CHECK(out);
-	while (i < n) {
-		size_t j = i;
-		int is_ew;
-
-		if (v[i] == ' ' || v[i] == '\t') {
-			while (j < n && (v[j] == ' ' || v[j] == '\t'))
-				j++;
-			ws = i;
-			ws_len = j - i;
-			i = j;
-			continue;
-		}
-		while (j < n && v[j] != ' ' && v[j] != '\t')
-			j++;
-		is_ew = j - i >= 12 && memcmp(v + i, "=?", 2) == 0 &&
-			memcmp(v + j - 2, "?=", 2) == 0;
-		if (ws_len && !(prev_ew && is_ew)) {
-			memcpy(out + o, v + ws, ws_len);
-			o += ws_len;
-		}
-		if (is_ew) {
-			ew_decode(v + i, j - i, out, &o);
-		} else {
-			memcpy(out + o, v + i, j - i);
-			o += j - i;
-		}
-		prev_ew = is_ew;
-		ws_len = 0;
-		i = j;
-	}
-	memcpy(out + o, v + ws, ws_len);
-	o += ws_len;
-	*len_out = o;
-	return out;
+	CHECK(d && !err);
+	return d;
 }
 
 static int bad_octets(const uint8_t *p, size_t n)

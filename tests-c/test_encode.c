@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "codec.h"
 #include "encode.h"
 
 #define NELEM(a) (sizeof(a) / sizeof *(a))
@@ -58,75 +59,36 @@ static void fill_text(unsigned char *p, size_t n)
 	}
 }
 
-typedef enum { ENC_B64, ENC_QP_TEXT, ENC_QP_BIN, ENC_CRLF } enc_kind;
+/* Encode in[0..n) in chunks of the given size, 0 meaning "random from 1
+ * to 300" (codec.h checks each update against its bound).  Returns a
+ * malloc'd buffer; *out_len its length. */
+static size_t next_chunk(void *ctx)
+{
+	size_t chunk = *(size_t *)ctx;
 
-/* Encode in[0..n) in chunks whose sizes come from chunk(): 0 means
- * "random from 1 to 300", otherwise that size.  Checks that each update
- * stays within its bound.  Returns a malloc'd buffer; *out_len its
- * length. */
-static char *encode(enc_kind k, const unsigned char *in, size_t n,
+	return chunk ? chunk : 1 + rnd() % 300;
+}
+
+static char *encode(tc_enc k, const unsigned char *in, size_t n,
 		    size_t chunk, size_t *out_len, po__crlf *crlf_out)
 {
-	size_t cap = 4 * n + 64, len = 0, pos = 0;
-	char *out = malloc(cap);
-	po__b64 b64;
-	po__qp qp;
-	po__crlf crlf;
+	const char *err;
+	char *out = tc_encode(k, in, n, next_chunk, &chunk, out_len, crlf_out,
+			      &err);
 
+	if (!out)
+		print_error("%s\n", err);
 	assert_non_null(out);
-	po__b64_init(&b64);
-	po__qp_init(&qp, k == ENC_QP_TEXT);
-	po__crlf_init(&crlf);
-	while (pos < n) {
-		size_t c = chunk ? chunk : 1 + rnd() % 300, got = 0, bound = 0;
-
-		if (c > n - pos)
-			c = n - pos;
-		switch (k) {
-		case ENC_B64:
-			bound = po__b64_bound(c);
-			got = po__b64_update(&b64, in + pos, c, out + len);
-			break;
-		case ENC_QP_TEXT:
-		case ENC_QP_BIN:
-			bound = po__qp_bound(c);
-			got = po__qp_update(&qp, in + pos, c, out + len);
-			break;
-		case ENC_CRLF:
-			bound = po__crlf_bound(c);
-			got = po__crlf_update(&crlf, in + pos, c, out + len);
-			break;
-		}
-		assert_true(got <= bound);
-		assert_true(len + bound <= cap);
-		len += got;
-		pos += c;
-	}
-	switch (k) {
-	case ENC_B64:
-		len += po__b64_final(&b64, out + len);
-		break;
-	case ENC_QP_TEXT:
-	case ENC_QP_BIN:
-		len += po__qp_final(&qp, out + len);
-		break;
-	case ENC_CRLF:
-		len += po__crlf_final(&crlf, out + len);
-		break;
-	}
-	if (crlf_out)
-		*crlf_out = crlf;
-	*out_len = len;
 	return out;
 }
 
-static char *encode_all(enc_kind k, const void *in, size_t n,
+static char *encode_all(tc_enc k, const void *in, size_t n,
 			size_t *out_len)
 {
 	return encode(k, in, n, n ? n : 1, out_len, NULL);
 }
 
-static void assert_encodes(enc_kind k, const char *in, const char *want)
+static void assert_encodes(tc_enc k, const char *in, const char *want)
 {
 	size_t len;
 	char *out = encode_all(k, in, strlen(in), &len);
@@ -139,139 +101,40 @@ static void assert_encodes(enc_kind k, const char *in, const char *want)
 	free(out);
 }
 
+/* Fails the test with the checker's message when it has one. */
+static void assert_no_error(const char *err)
+{
+	if (err)
+		print_error("%s\n", err);
+	assert_null(err);
+}
+
 /* Every line ends with CRLF and holds no other CR or LF. */
 static void assert_crlf_lines(const char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\r') {
-			assert_true(i + 1 < n && p[i + 1] == '\n');
-			i++;
-		} else {
-			assert_int_not_equal(p[i], '\n');
-		}
-	}
+	assert_no_error(tc_crlf_lines(p, n, NULL));
 }
 
-static int b64_value(char c)
-{
-	const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			"0123456789+/";
-	const char *p = c ? strchr(a, c) : NULL;
-
-	return p ? (int)(p - a) : -1;
-}
-
-/* Decode base64 with line breaks; fails the test on anything malformed.
- * Returns the decoded length. */
+/* Decode base64 with line breaks (codec.h); fails the test on anything
+ * malformed.  Returns the decoded length. */
 static size_t b64_decode(const char *p, size_t n, unsigned char *out)
 {
-	size_t o = 0, q = 0;
-	unsigned acc = 0, pad = 0;
+	size_t len = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		int v;
-
-		if (p[i] == '\r' || p[i] == '\n')
-			continue;
-		if (p[i] == '=') {
-			pad++;
-			v = 0;
-		} else {
-			assert_int_equal(pad, 0);
-			v = b64_value(p[i]);
-			assert_true(v >= 0);
-		}
-		acc = acc << 6 | (unsigned)v;
-		if (++q == 4) {
-			unsigned char g[3] = {(unsigned char)(acc >> 16),
-					      (unsigned char)(acc >> 8),
-					      (unsigned char)acc};
-
-			assert_true(pad <= 2);
-			memcpy(out + o, g, 3 - pad);
-			o += 3 - pad;
-			q = 0;
-			acc = 0;
-		}
-	}
-	assert_int_equal(q, 0);
-	return o;
+	assert_no_error(tc_b64_decode(p, n, out, &len));
+	return len;
 }
 
-static int hexval(char c)
+/* Decode quoted-printable (codec.h), checking the encoder's promises on
+ * the way (in binary mode: no hard line break).  Returns the decoded
+ * length. */
+static size_t qp_decode(const char *p, size_t n, int text,
+			unsigned char *out)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+	size_t len = 0;
 
-/* Decode quoted-printable per RFC 2045 §6.7, checking the encoder's
- * promises on the way: lines of at most 76, no white space before a
- * line end, upper-case hex, no line starting with '.' or "From ". */
-static size_t qp_decode(const char *p, size_t n, unsigned char *out)
-{
-	size_t o = 0, i = 0;
-
-	assert_crlf_lines(p, n);
-	while (i < n) {
-		const char *eol = memchr(p + i, '\r', n - i);
-		size_t end = eol ? (size_t)(eol - p) : n;
-		size_t len = end - i;
-		int soft = len && p[end - 1] == '=';
-
-		assert_true(len <= PO__QP_LINE);
-		assert_false(len && p[i] == '.');
-		assert_false(len >= 5 && memcmp(p + i, "From ", 5) == 0);
-		if (len && !soft)
-			assert_false(p[end - 1] == ' ' || p[end - 1] == '\t');
-		for (size_t j = i; j < end - (size_t)soft; j++) {
-			unsigned char c = (unsigned char)p[j];
-
-			if (c == '=') {
-				int hi, lo;
-
-				assert_true(j + 2 < end - (size_t)soft);
-				hi = hexval(p[j + 1]);
-				lo = hexval(p[j + 2]);
-				assert_true(hi >= 0 && lo >= 0);
-				out[o++] = (unsigned char)(hi << 4 | lo);
-				j += 2;
-			} else {
-				assert_true(c == ' ' || c == '\t' ||
-					    (c >= 33 && c <= 126));
-				out[o++] = c;
-			}
-		}
-		if (!eol)
-			break;
-		if (!soft) {
-			out[o++] = '\r';
-			out[o++] = '\n';
-		}
-		i = end + 2;
-	}
-	return o;
-}
-
-/* What text-mode QP must give back: LF and CRLF as CRLF, bare CR as is. */
-static size_t text_canonical(const unsigned char *in, size_t n,
-			     unsigned char *out)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (in[i] == '\n' || (in[i] == '\r' && i + 1 < n &&
-				      in[i + 1] == '\n')) {
-			i += in[i] == '\r';
-			out[o++] = '\r';
-			out[o++] = '\n';
-		} else {
-			out[o++] = in[i];
-		}
-	}
-	return o;
+	assert_no_error(tc_qp_decode(p, n, text, out, &len));
+	return len;
 }
 
 /* ---------------------------------------------------------------------
@@ -298,7 +161,7 @@ static void test_b64_rfc4648_vectors(void **state)
 		/* Streaming: the same with a final CRLF; nothing at all
 		 * for empty input. */
 		snprintf(want, sizeof want, "%s%s", v[i][1], n ? "\r\n" : "");
-		assert_encodes(ENC_B64, v[i][0], want);
+		assert_encodes(TC_B64, v[i][0], want);
 	}
 }
 
@@ -313,7 +176,7 @@ static void test_b64_line_width(void **state)
 	for (size_t t = 0; t < NELEM(lens); t++) {
 		size_t n = lens[t], len, pos = 0, chars = (n + 2) / 3 * 4;
 		size_t lines = (chars + PO__B64_LINE - 1) / PO__B64_LINE;
-		char *out = encode_all(ENC_B64, in, n, &len);
+		char *out = encode_all(TC_B64, in, n, &len);
 
 		assert_int_equal(len, chars + 2 * lines);
 		assert_crlf_lines(out, len);
@@ -344,10 +207,10 @@ static void test_b64_chunking(void **state)
 	assert_non_null(in);
 	assert_non_null(back);
 	fill_random(in, n);
-	one = encode_all(ENC_B64, in, n, &len1);
+	one = encode_all(TC_B64, in, n, &len1);
 	for (size_t chunk = 0; chunk <= 5; chunk++) {
 		for (int rep = 0; rep < (chunk ? 1 : 20); rep++) {
-			many = encode(ENC_B64, in, n, chunk, &len2, NULL);
+			many = encode(TC_B64, in, n, chunk, &len2, NULL);
 			assert_int_equal(len1, len2);
 			assert_memory_equal(one, many, len1);
 			free(many);
@@ -387,50 +250,50 @@ static void test_b64_bounds(void **state)
 static void test_qp_vectors(void **state)
 {
 	(void)state;
-	assert_encodes(ENC_QP_TEXT, "", "");
-	assert_encodes(ENC_QP_TEXT, "hello world", "hello world");
-	assert_encodes(ENC_QP_TEXT, "a=b", "a=3Db");
-	assert_encodes(ENC_QP_TEXT, "caf\xc3\xa9", "caf=C3=A9");
-	assert_encodes(ENC_QP_TEXT, "a\x7f\x01", "a=7F=01");
+	assert_encodes(TC_QP_TEXT, "", "");
+	assert_encodes(TC_QP_TEXT, "hello world", "hello world");
+	assert_encodes(TC_QP_TEXT, "a=b", "a=3Db");
+	assert_encodes(TC_QP_TEXT, "caf\xc3\xa9", "caf=C3=A9");
+	assert_encodes(TC_QP_TEXT, "a\x7f\x01", "a=7F=01");
 	/* Rule 3: blanks before a line break or the end. */
-	assert_encodes(ENC_QP_TEXT, "a \r\nb", "a=20\r\nb");
-	assert_encodes(ENC_QP_TEXT, "a\t\r\nb", "a=09\r\nb");
-	assert_encodes(ENC_QP_TEXT, "a \nb", "a=20\r\nb");
-	assert_encodes(ENC_QP_TEXT, "a  \t\n", "a  =09\r\n");
-	assert_encodes(ENC_QP_TEXT, "a ", "a=20");
-	assert_encodes(ENC_QP_TEXT, "a\t", "a=09");
-	assert_encodes(ENC_QP_TEXT, " ", "=20");
-	assert_encodes(ENC_QP_TEXT, "a b\tc", "a b\tc");
+	assert_encodes(TC_QP_TEXT, "a \r\nb", "a=20\r\nb");
+	assert_encodes(TC_QP_TEXT, "a\t\r\nb", "a=09\r\nb");
+	assert_encodes(TC_QP_TEXT, "a \nb", "a=20\r\nb");
+	assert_encodes(TC_QP_TEXT, "a  \t\n", "a  =09\r\n");
+	assert_encodes(TC_QP_TEXT, "a ", "a=20");
+	assert_encodes(TC_QP_TEXT, "a\t", "a=09");
+	assert_encodes(TC_QP_TEXT, " ", "=20");
+	assert_encodes(TC_QP_TEXT, "a b\tc", "a b\tc");
 	/* Line ends: CRLF and LF are hard breaks, a bare CR is data. */
-	assert_encodes(ENC_QP_TEXT, "a\r\nb\nc", "a\r\nb\r\nc");
-	assert_encodes(ENC_QP_TEXT, "a\rb", "a=0Db");
-	assert_encodes(ENC_QP_TEXT, "a\r", "a=0D");
-	assert_encodes(ENC_QP_TEXT, "a\r\r\n", "a=0D\r\n");
-	assert_encodes(ENC_QP_TEXT, "\n\n", "\r\n\r\n");
-	assert_encodes(ENC_QP_TEXT, "a \r", "a =0D");
+	assert_encodes(TC_QP_TEXT, "a\r\nb\nc", "a\r\nb\r\nc");
+	assert_encodes(TC_QP_TEXT, "a\rb", "a=0Db");
+	assert_encodes(TC_QP_TEXT, "a\r", "a=0D");
+	assert_encodes(TC_QP_TEXT, "a\r\r\n", "a=0D\r\n");
+	assert_encodes(TC_QP_TEXT, "\n\n", "\r\n\r\n");
+	assert_encodes(TC_QP_TEXT, "a \r", "a =0D");
 	/* A lone dot, and any dot starting a line. */
-	assert_encodes(ENC_QP_TEXT, ".", "=2E");
-	assert_encodes(ENC_QP_TEXT, "a\n.\nb", "a\r\n=2E\r\nb");
-	assert_encodes(ENC_QP_TEXT, ".\r\n", "=2E\r\n");
-	assert_encodes(ENC_QP_TEXT, "..x", "=2E.x");
-	assert_encodes(ENC_QP_TEXT, "a.b", "a.b");
+	assert_encodes(TC_QP_TEXT, ".", "=2E");
+	assert_encodes(TC_QP_TEXT, "a\n.\nb", "a\r\n=2E\r\nb");
+	assert_encodes(TC_QP_TEXT, ".\r\n", "=2E\r\n");
+	assert_encodes(TC_QP_TEXT, "..x", "=2E.x");
+	assert_encodes(TC_QP_TEXT, "a.b", "a.b");
 	/* "From " starting a line. */
-	assert_encodes(ENC_QP_TEXT, "From me", "=46rom me");
-	assert_encodes(ENC_QP_TEXT, "x\nFrom me\n", "x\r\n=46rom me\r\n");
-	assert_encodes(ENC_QP_TEXT, "From ", "=46rom=20");
-	assert_encodes(ENC_QP_TEXT, "From \n", "=46rom=20\r\n");
-	assert_encodes(ENC_QP_TEXT, "From", "From");
-	assert_encodes(ENC_QP_TEXT, "From\n", "From\r\n");
-	assert_encodes(ENC_QP_TEXT, "Frog", "Frog");
-	assert_encodes(ENC_QP_TEXT, "FFrom ", "FFrom=20");
-	assert_encodes(ENC_QP_TEXT, "Fro\r", "Fro=0D");
-	assert_encodes(ENC_QP_TEXT, "from x", "from x");
-	assert_encodes(ENC_QP_TEXT, "a From x", "a From x");
+	assert_encodes(TC_QP_TEXT, "From me", "=46rom me");
+	assert_encodes(TC_QP_TEXT, "x\nFrom me\n", "x\r\n=46rom me\r\n");
+	assert_encodes(TC_QP_TEXT, "From ", "=46rom=20");
+	assert_encodes(TC_QP_TEXT, "From \n", "=46rom=20\r\n");
+	assert_encodes(TC_QP_TEXT, "From", "From");
+	assert_encodes(TC_QP_TEXT, "From\n", "From\r\n");
+	assert_encodes(TC_QP_TEXT, "Frog", "Frog");
+	assert_encodes(TC_QP_TEXT, "FFrom ", "FFrom=20");
+	assert_encodes(TC_QP_TEXT, "Fro\r", "Fro=0D");
+	assert_encodes(TC_QP_TEXT, "from x", "from x");
+	assert_encodes(TC_QP_TEXT, "a From x", "a From x");
 	/* Binary mode keeps CR and LF as data. */
-	assert_encodes(ENC_QP_BIN, "a\r\nb\n", "a=0D=0Ab=0A");
-	assert_encodes(ENC_QP_BIN, "a \r\n", "a =0D=0A");
-	assert_encodes(ENC_QP_BIN, "x ", "x=20");
-	assert_encodes(ENC_QP_BIN, ".", "=2E");
+	assert_encodes(TC_QP_BIN, "a\r\nb\n", "a=0D=0Ab=0A");
+	assert_encodes(TC_QP_BIN, "a \r\n", "a =0D=0A");
+	assert_encodes(TC_QP_BIN, "x ", "x=20");
+	assert_encodes(TC_QP_BIN, ".", "=2E");
 }
 
 static void test_qp_soft_breaks(void **state)
@@ -444,17 +307,17 @@ static void test_qp_soft_breaks(void **state)
 	memset(in, 'a', 76);
 	in[76] = '\0';
 	snprintf(want, sizeof want, "%.75s=\r\na", in);
-	assert_encodes(ENC_QP_TEXT, in, want);
+	assert_encodes(TC_QP_TEXT, in, want);
 	in[75] = '\0';
-	assert_encodes(ENC_QP_TEXT, in, in);
+	assert_encodes(TC_QP_TEXT, in, in);
 	/* An =XX triple is never split. */
 	memset(in, 'a', 74);
 	strcpy(in + 74, "=");
 	snprintf(want, sizeof want, "%.74s=\r\n=3D", in);
-	assert_encodes(ENC_QP_TEXT, in, want);
+	assert_encodes(TC_QP_TEXT, in, want);
 	memset(in, '=', 100);
 	in[100] = '\0';
-	out = encode_all(ENC_QP_TEXT, in, 100, &len);
+	out = encode_all(TC_QP_TEXT, in, 100, &len);
 	/* 25 triples per line, 4 lines. */
 	assert_int_equal(len, 300 + 3 * 3);
 	assert_memory_equal(out + 75, "=\r\n=3D", 6);
@@ -463,22 +326,22 @@ static void test_qp_soft_breaks(void **state)
 	memset(in, 'a', 75);
 	strcpy(in + 75, ".b");
 	snprintf(want, sizeof want, "%.75s=\r\n=2Eb", in);
-	assert_encodes(ENC_QP_TEXT, in, want);
+	assert_encodes(TC_QP_TEXT, in, want);
 	strcpy(in + 75, "From x");
 	snprintf(want, sizeof want, "%.75s=\r\n=46rom x", in);
-	assert_encodes(ENC_QP_TEXT, in, want);
+	assert_encodes(TC_QP_TEXT, in, want);
 	/* A blank held at the end of a full line. */
 	memset(in, 'a', 75);
 	strcpy(in + 75, " \n");
 	snprintf(want, sizeof want, "%.75s=\r\n=20\r\n", in);
-	assert_encodes(ENC_QP_TEXT, in, want);
+	assert_encodes(TC_QP_TEXT, in, want);
 	memset(in, 'a', 74);
 	strcpy(in + 74, " b");
 	snprintf(want, sizeof want, "%.74s =\r\nb", in);
-	assert_encodes(ENC_QP_TEXT, in, want);
+	assert_encodes(TC_QP_TEXT, in, want);
 }
 
-static void check_qp_roundtrip(enc_kind k, const unsigned char *in,
+static void check_qp_roundtrip(tc_enc k, const unsigned char *in,
 			       size_t n)
 {
 	size_t len1, len2, blen;
@@ -487,9 +350,9 @@ static void check_qp_roundtrip(enc_kind k, const unsigned char *in,
 
 	assert_non_null(back);
 	assert_non_null(canon);
-	blen = qp_decode(one, len1, back);
-	if (k == ENC_QP_TEXT) {
-		size_t clen = text_canonical(in, n, canon);
+	blen = qp_decode(one, len1, k == TC_QP_TEXT, back);
+	if (k == TC_QP_TEXT) {
+		size_t clen = tc_text_canonical(in, n, canon);
 
 		assert_int_equal(blen, clen);
 		assert_memory_equal(back, canon, clen);
@@ -520,16 +383,16 @@ static void test_qp_roundtrip_and_chunking(void **state)
 	assert_non_null(in);
 	for (int rep = 0; rep < 4; rep++) {
 		fill_text(in, n);
-		check_qp_roundtrip(ENC_QP_TEXT, in, n);
-		check_qp_roundtrip(ENC_QP_BIN, in, n);
+		check_qp_roundtrip(TC_QP_TEXT, in, n);
+		check_qp_roundtrip(TC_QP_BIN, in, n);
 		fill_random(in, n);
-		check_qp_roundtrip(ENC_QP_TEXT, in, n);
-		check_qp_roundtrip(ENC_QP_BIN, in, n);
+		check_qp_roundtrip(TC_QP_TEXT, in, n);
+		check_qp_roundtrip(TC_QP_BIN, in, n);
 	}
 	for (int i = 0; i < 256; i++)
 		all[i] = (unsigned char)i;
-	check_qp_roundtrip(ENC_QP_BIN, all, sizeof all);
-	check_qp_roundtrip(ENC_QP_TEXT, all, sizeof all);
+	check_qp_roundtrip(TC_QP_BIN, all, sizeof all);
+	check_qp_roundtrip(TC_QP_TEXT, all, sizeof all);
 	free(in);
 }
 
@@ -561,7 +424,7 @@ static void check_crlf(const char *in, const char *want, size_t maxline,
 	po__crlf st;
 
 	for (size_t i = 0; i < NELEM(chunks); i++) {
-		char *out = encode(ENC_CRLF, (const unsigned char *)in, n,
+		char *out = encode(TC_CRLF, (const unsigned char *)in, n,
 				   chunks[i], &len, &st);
 
 		assert_int_equal(len, strlen(want));
@@ -650,10 +513,10 @@ static void test_crlf_random(void **state)
 	(void)state;
 	assert_non_null(in);
 	fill_text(in, n);
-	one = encode(ENC_CRLF, in, n, n, &len1, &st1);
+	one = encode(TC_CRLF, in, n, n, &len1, &st1);
 	assert_crlf_lines(one, len1);
 	for (int rep = 0; rep < 10; rep++) {
-		many = encode(ENC_CRLF, in, n, rep < 2 ? 1 + (size_t)rep : 0,
+		many = encode(TC_CRLF, in, n, rep < 2 ? 1 + (size_t)rep : 0,
 			      &len2, &st2);
 		assert_int_equal(len1, len2);
 		assert_memory_equal(one, many, len1);

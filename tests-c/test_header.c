@@ -2,10 +2,10 @@
  * lists, RFC 2231 parameters, raw lines, refusals (c/header.h).
  *
  * Fields are checked for their line structure, unfolded, and their
- * encoded words decoded here (RFC 2047 §6) to compare with the input.
- * test_python_oracle then hands a few thousand generated fields to
- * tests-c/header_oracle.py, which parses them with Python's email
- * package.
+ * encoded words decoded (RFC 2047 §6, tests-c/codec.c) to compare with
+ * the input.  test_python_oracle then hands a few thousand generated
+ * fields to tests-c/header_oracle.py, which parses them with Python's
+ * email package.
  */
 #include "check.h"
 
@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "encode.h"
 #include "header.h"
 #include "po_private.h"
@@ -36,185 +37,45 @@ static uint32_t rnd(void)
 	return (uint32_t)(rng_state >> 11);
 }
 
-/* Check the field's line structure: CRLF line ends only, the last line
- * ended too; at most 998 characters a line (78 when soft); continuation
- * lines start with SP; no line is white space only. */
-static void assert_lines(const char *p, size_t n, int soft)
+/* Fails the test with the checker's message when it has one. */
+static void assert_no_error(const char *err)
 {
-	size_t pos = 0, line = 0;
-
-	assert_true(n >= 2);
-	assert_memory_equal(p + n - 2, "\r\n", 2);
-	while (pos < n) {
-		const char *cr = memchr(p + pos, '\r', n - pos);
-		size_t len, i;
-
-		assert_non_null(cr);
-		len = (size_t)(cr - (p + pos));
-		assert_true(cr + 1 < p + n && cr[1] == '\n');
-		assert_null(memchr(p + pos, '\n', len));
-		if (len > PO__HDR_HARD || (soft && len > PO__HDR_SOFT))
-			print_error("line %zu has %zu characters: %.100s\n",
-				    line, len, p + pos);
-		assert_true(len <= PO__HDR_HARD);
-		if (soft)
-			assert_true(len <= PO__HDR_SOFT);
-		if (line)
-			assert_int_equal(p[pos], ' ');
-		for (i = 0; i < len && (p[pos + i] == ' ' ||
-					p[pos + i] == '\t'); i++)
-			;
-		assert_true(i < len);
-		pos += len + 2;
-		line++;
-	}
+	if (err)
+		print_error("%s\n", err);
+	assert_null(err);
 }
 
-/* RFC 5322 §2.2.3 unfolding: drop each CRLF (and the final one).
- * Returns a malloc'd NUL-terminated string. */
+/* The field's line structure (codec.h), at most 78 characters a line
+ * when soft. */
+static void assert_lines(const char *p, size_t n, int soft)
+{
+	size_t line;
+	const char *err = tc_header_lines(p, n, soft, &line);
+
+	if (err)
+		print_error("line %zu: %s in\n%.*s\n", line, err, (int)n, p);
+	assert_null(err);
+}
+
+/* RFC 5322 §2.2.3 unfolding (codec.h): a malloc'd NUL-terminated
+ * string. */
 static char *unfold(const char *p, size_t n, size_t *out_len)
 {
-	char *u = malloc(n + 1);
-	size_t o = 0;
+	char *u = tc_unfold(p, n, out_len);
 
 	assert_non_null(u);
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') {
-			i++;
-			continue;
-		}
-		u[o++] = p[i];
-	}
-	u[o] = '\0';
-	*out_len = o;
 	return u;
 }
 
-static int b64_value(char c)
-{
-	const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			"0123456789+/";
-	const char *p = c ? strchr(a, c) : NULL;
-
-	return p ? (int)(p - a) : -1;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decode the encoded word w[0..n), appending to out, and check our own
- * rules on the way: at most 75 characters, Q text only from the RFC 2047
- * §5(3) set, valid UTF-8 on its own. */
-static void ew_decode(const char *w, size_t n, char *out, size_t *o)
-{
-	size_t start = *o, i;
-	int b;
-
-	assert_true(n <= 75);
-	assert_true(memcmp(w, "=?utf-8?q?", 10) == 0 ||
-		    memcmp(w, "=?utf-8?b?", 10) == 0);
-	b = w[8] == 'b';
-	if (b) {
-		unsigned acc = 0, q = 0, pad = 0;
-
-		assert_int_equal((n - 12) % 4, 0);
-		for (i = 10; i < n - 2; i++) {
-			int v = w[i] == '=' ? 0 : b64_value(w[i]);
-
-			assert_true(v >= 0);
-			pad += w[i] == '=';
-			acc = acc << 6 | (unsigned)v;
-			if (++q == 4) {
-				out[(*o)++] = (char)(acc >> 16);
-				if (pad < 2)
-					out[(*o)++] = (char)(acc >> 8);
-				if (pad < 1)
-					out[(*o)++] = (char)acc;
-				q = acc = 0;
-			}
-		}
-	} else {
-		for (i = 10; i < n - 2; i++) {
-			char c = w[i];
-
-			if (c == '_') {
-				out[(*o)++] = ' ';
-			} else if (c == '=') {
-				int hi = hexval(w[i + 1]);
-				int lo = hexval(w[i + 2]);
-
-				assert_true(hi >= 0 && lo >= 0);
-				out[(*o)++] = (char)(hi << 4 | lo);
-				i += 2;
-			} else {
-				assert_true((c >= 'a' && c <= 'z') ||
-					    (c >= 'A' && c <= 'Z') ||
-					    (c >= '0' && c <= '9') ||
-					    strchr("!*+-/", c));
-				out[(*o)++] = c;
-			}
-		}
-	}
-	assert_true(*o > start);
-	assert_true(po__utf8_valid(out + start, *o - start));
-}
-
-static int looks_ew(const char *w, size_t n)
-{
-	return n >= 12 && memcmp(w, "=?", 2) == 0 &&
-	       memcmp(w + n - 2, "?=", 2) == 0;
-}
-
-/* Decode an unstructured value (unfolded) per RFC 2047 §6.2: encoded
- * words decoded, white space between two of them dropped.  Returns a
- * malloc'd string. */
+/* An unstructured value (unfolded) decoded per RFC 2047 §6.2 (codec.h),
+ * its encoded words checked on the way.  Returns a malloc'd string. */
 static char *decode_text(const char *v, size_t n, size_t *out_len)
 {
-	char *out = malloc(n + 1);
-	size_t o = 0, i = 0, ws = 0, ws_len = 0;
-	int prev_ew = 0;
+	const char *err;
+	char *d = tc_decode_text(v, n, out_len, &err);
 
-	assert_non_null(out);
-	while (i < n) {
-		size_t j = i;
-		int is_ew;
-
-		if (v[i] == ' ' || v[i] == '\t') {
-			while (j < n && (v[j] == ' ' || v[j] == '\t'))
-				j++;
-			ws = i;
-			ws_len = j - i;
-			i = j;
-			continue;
-		}
-		while (j < n && v[j] != ' ' && v[j] != '\t')
-			j++;
-		is_ew = looks_ew(v + i, j - i);
-		if (ws_len && !(prev_ew && is_ew)) {
-			memcpy(out + o, v + ws, ws_len);
-			o += ws_len;
-		}
-		if (is_ew) {
-			ew_decode(v + i, j - i, out, &o);
-		} else {
-			memcpy(out + o, v + i, j - i);
-			o += j - i;
-		}
-		prev_ew = is_ew;
-		ws_len = 0;
-		i = j;
-	}
-	memcpy(out + o, v + ws, ws_len);
-	o += ws_len;
-	out[o] = '\0';
-	*out_len = o;
-	return out;
+	assert_no_error(err);
+	return d;
 }
 
 /* Write an unstructured field, check its structure and encoded words,
@@ -425,7 +286,7 @@ static void test_encoded_word_choice(void **state)
 
 /* Runs of 2-, 3- and 4-octet characters after 0..12 ASCII octets, so
  * that the 75-character limit falls at every offset inside a character:
- * every word must still decode to valid UTF-8 on its own (ew_decode
+ * every word must still decode to valid UTF-8 on its own (tc_ew_decode
  * checks). */
 static void test_encoded_word_boundaries(void **state)
 {
@@ -863,22 +724,6 @@ static void test_refusals(void **state)
  * The Python oracle
  */
 
-static void json_str(FILE *f, const char *s, size_t n)
-{
-	fputc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 static const char *const pieces[] = {
 	"hello", "world", "Re:", "x", "a.b", "(c)", "[tag]", "100%", "a_b",
 	"?", "=", "=?", "?=", "=?utf-8?q?x?=", "\"quoted\"", "back\\slash",
@@ -933,11 +778,11 @@ static void oracle_unstructured(FILE *f, const char *name, const char *v,
 
 	assert_po_ok(po__hdr_unstructured(&b, name, v, n));
 	fputs("{\"kind\": \"unstructured\", \"soft\": true, \"name\": ", f);
-	json_str(f, name, strlen(name));
+	tc_json_str(f, name, strlen(name));
 	fputs(", \"field\": ", f);
-	json_str(f, b.p, b.len);
+	tc_json_str(f, b.p, b.len);
 	fputs(", \"value\": ", f);
-	json_str(f, v, n);
+	tc_json_str(f, v, n);
 	fputs("}\n", f);
 	po__buf_free(&b);
 }
@@ -950,16 +795,16 @@ static void oracle_addresses(FILE *f, const po__addr *l, size_t n)
 	fputs("{\"kind\": \"addresses\", \"soft\": true, \"name\": \"To\", "
 	      "\"field\": ",
 	      f);
-	json_str(f, b.p, b.len);
+	tc_json_str(f, b.p, b.len);
 	fputs(", \"addrs\": [", f);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? ", [" : "[", f);
 		if (l[i].display)
-			json_str(f, l[i].display, strlen(l[i].display));
+			tc_json_str(f, l[i].display, strlen(l[i].display));
 		else
 			fputs("null", f);
 		fputs(", ", f);
-		json_str(f, l[i].spec, strlen(l[i].spec));
+		tc_json_str(f, l[i].spec, strlen(l[i].spec));
 		fputs("]", f);
 	}
 	fputs("]}\n", f);
@@ -993,17 +838,17 @@ static void oracle_params(FILE *f, const char *name, const char *value,
 	assert_po_ok(po__hdr_params(&b, name, value, p, n));
 	fprintf(f, "{\"kind\": \"params\", \"soft\": %s, \"name\": ",
 		params_soft(p, n) ? "true" : "false");
-	json_str(f, name, strlen(name));
+	tc_json_str(f, name, strlen(name));
 	fputs(", \"field\": ", f);
-	json_str(f, b.p, b.len);
+	tc_json_str(f, b.p, b.len);
 	fputs(", \"value\": ", f);
-	json_str(f, value, strlen(value));
+	tc_json_str(f, value, strlen(value));
 	fputs(", \"params\": [", f);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? ", [" : "[", f);
-		json_str(f, p[i].name, strlen(p[i].name));
+		tc_json_str(f, p[i].name, strlen(p[i].name));
 		fputs(", ", f);
-		json_str(f, p[i].value, strlen(p[i].value));
+		tc_json_str(f, p[i].value, strlen(p[i].value));
 		fputs("]", f);
 	}
 	fputs("]}\n", f);

@@ -9,24 +9,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "codec.h"
+
 static char dir[64];
 
-/* ---- a minimal JSON writer ---- */
+/* ---- JSON ---- */
 
 static void jstr(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
+	tc_json_str(f, s, strlen(s));
 }
 
 static void jhex(FILE *f, const unsigned char *p, size_t n)

@@ -1,0 +1,482 @@
+/* codec.c - the C tests' and the fuzz targets' own decoders and checkers
+ * (see codec.h). */
+#include "codec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "header.h"
+
+int tc_b64_value(char c)
+{
+	const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			"0123456789+/";
+	const char *p = c ? strchr(a, c) : NULL;
+
+	return p ? (int)(p - a) : -1;
+}
+
+int tc_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* RFC 3629, one code point at a time. */
+int tc_utf8_valid(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t cp;
+		size_t len;
+
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((s[i] & 0xe0) == 0xc0) {
+			len = 2;
+			cp = s[i] & 0x1f;
+		} else if ((s[i] & 0xf0) == 0xe0) {
+			len = 3;
+			cp = s[i] & 0x0f;
+		} else if ((s[i] & 0xf8) == 0xf0) {
+			len = 4;
+			cp = s[i] & 0x07;
+		} else {
+			return 0;
+		}
+		if (n - i < len)
+			return 0;
+		for (size_t j = 1; j < len; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + j] & 0x3f);
+		}
+		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+		    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+const char *tc_crlf_lines(const char *p, size_t n, size_t *longest)
+{
+	size_t col = 0, max = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\r') {
+			if (i + 1 == n || p[i + 1] != '\n')
+				return "a CR without LF";
+			i++;
+			col = 0;
+			continue;
+		}
+		if (p[i] == '\n')
+			return "an LF without CR";
+		if (++col > max)
+			max = col;
+	}
+	if (longest)
+		*longest = max;
+	return NULL;
+}
+
+const char *tc_header_lines(const char *p, size_t n, int soft,
+			    size_t *bad_line)
+{
+	size_t pos = 0, line = 0;
+	const char *err = NULL;
+
+	if (n < 2 || memcmp(p + n - 2, "\r\n", 2) != 0) {
+		err = "the last line is not ended by CRLF";
+		pos = n;
+	}
+	while (!err && pos < n) {
+		const char *cr = memchr(p + pos, '\r', n - pos);
+		size_t len, i;
+
+		if (!cr || cr + 1 == p + n || cr[1] != '\n') {
+			err = "a CR without LF";
+			break;
+		}
+		len = (size_t)(cr - (p + pos));
+		for (i = 0; i < len && (p[pos + i] == ' ' ||
+					p[pos + i] == '\t'); i++)
+			;
+		if (memchr(p + pos, '\n', len))
+			err = "an LF without CR";
+		else if (len > PO__HDR_HARD)
+			err = "a line over 998 characters";
+		else if (soft && len > PO__HDR_SOFT)
+			err = "a line over 78 characters";
+		else if (line && p[pos] != ' ')
+			err = "a continuation line not starting with SP";
+		else if (i == len)
+			err = "a line of white space only";
+		else
+			pos += len + 2, line++;
+	}
+	if (bad_line)
+		*bad_line = line;
+	return err;
+}
+
+char *tc_unfold(const char *p, size_t n, size_t *len)
+{
+	char *u = malloc(n + 1);
+	size_t o = 0;
+
+	if (!u)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') {
+			i++;
+			continue;
+		}
+		u[o++] = p[i];
+	}
+	u[o] = '\0';
+	*len = o;
+	return u;
+}
+
+const char *tc_ew_decode(const char *w, size_t n, char *out, size_t *o)
+{
+	size_t start = *o, i;
+
+	if (n > 75)
+		return "an encoded word over 75 characters";
+	if (n < 12 || (memcmp(w, "=?utf-8?q?", 10) != 0 &&
+		       memcmp(w, "=?utf-8?b?", 10) != 0) ||
+	    memcmp(w + n - 2, "?=", 2) != 0)
+		return "an encoded word not =?utf-8?b|q?...?=";
+	if (w[8] == 'b') {
+		unsigned acc = 0, q = 0, pad = 0;
+
+		if ((n - 12) % 4)
+			return "a B encoded word of partial quanta";
+		for (i = 10; i < n - 2; i++) {
+			int v = w[i] == '=' ? 0 : tc_b64_value(w[i]);
+
+			if (v < 0 || (w[i] != '=' && pad))
+				return "a bad character in a B encoded word";
+			pad += w[i] == '=';
+			acc = acc << 6 | (unsigned)v;
+			if (++q == 4) {
+				if (pad > 2)
+					return "bad padding in a B encoded word";
+				out[(*o)++] = (char)(acc >> 16);
+				if (pad < 2)
+					out[(*o)++] = (char)(acc >> 8);
+				if (pad < 1)
+					out[(*o)++] = (char)acc;
+				q = acc = 0;
+			}
+		}
+	} else {
+		for (i = 10; i < n - 2; i++) {
+			char c = w[i];
+
+			if (c == '_') {
+				out[(*o)++] = ' ';
+			} else if (c == '=') {
+				int hi = i + 2 < n - 2 ? tc_hexval(w[i + 1])
+						       : -1;
+				int lo = hi >= 0 ? tc_hexval(w[i + 2]) : -1;
+
+				if (lo < 0)
+					return "a bad =XX in a Q encoded word";
+				out[(*o)++] = (char)(hi << 4 | lo);
+				i += 2;
+			} else if ((c >= 'a' && c <= 'z') ||
+				   (c >= 'A' && c <= 'Z') ||
+				   (c >= '0' && c <= '9') || strchr("!*+-/", c)) {
+				out[(*o)++] = c;
+			} else {
+				return "a character outside RFC 2047 §5(3) in "
+				       "a Q encoded word";
+			}
+		}
+	}
+	if (*o == start)
+		return "an empty encoded word";
+	if (!tc_utf8_valid(out + start, *o - start))
+		return "an encoded word that is not UTF-8 on its own";
+	return NULL;
+}
+
+static int looks_ew(const char *w, size_t n)
+{
+	return n >= 12 && memcmp(w, "=?", 2) == 0 &&
+	       memcmp(w + n - 2, "?=", 2) == 0;
+}
+
+char *tc_decode_text(const char *v, size_t n, size_t *len, const char **err)
+{
+	char *out = malloc(n + 1);
+	size_t o = 0, i = 0, ws = 0, ws_len = 0;
+	int prev_ew = 0;
+
+	*err = NULL;
+	if (!out) {
+		*err = "out of memory";
+		return NULL;
+	}
+	while (i < n) {
+		size_t j = i;
+		int is_ew;
+
+		if (v[i] == ' ' || v[i] == '\t') {
+			while (j < n && (v[j] == ' ' || v[j] == '\t'))
+				j++;
+			ws = i;
+			ws_len = j - i;
+			i = j;
+			continue;
+		}
+		while (j < n && v[j] != ' ' && v[j] != '\t')
+			j++;
+		is_ew = looks_ew(v + i, j - i);
+		if (ws_len && !(prev_ew && is_ew)) {
+			memcpy(out + o, v + ws, ws_len);
+			o += ws_len;
+		}
+		if (is_ew) {
+			*err = tc_ew_decode(v + i, j - i, out, &o);
+			if (*err) {
+				free(out);
+				return NULL;
+			}
+		} else {
+			memcpy(out + o, v + i, j - i);
+			o += j - i;
+		}
+		prev_ew = is_ew;
+		ws_len = 0;
+		i = j;
+	}
+	memcpy(out + o, v + ws, ws_len);
+	o += ws_len;
+	out[o] = '\0';
+	*len = o;
+	return out;
+}
+
+const char *tc_b64_decode(const char *p, size_t n, unsigned char *out,
+			  size_t *len)
+{
+	size_t o = 0, q = 0;
+	unsigned acc = 0, pad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int v;
+
+		if (p[i] == '\r' || p[i] == '\n')
+			continue;
+		if (p[i] == '=') {
+			pad++;
+			v = 0;
+		} else {
+			if (pad)
+				return "base64 after padding";
+			v = tc_b64_value(p[i]);
+			if (v < 0)
+				return "a character outside base64";
+		}
+		acc = acc << 6 | (unsigned)v;
+		if (++q == 4) {
+			unsigned char g[3] = {(unsigned char)(acc >> 16),
+					      (unsigned char)(acc >> 8),
+					      (unsigned char)acc};
+
+			if (pad > 2)
+				return "base64 with more than 2 pad characters";
+			memcpy(out + o, g, 3 - pad);
+			o += 3 - pad;
+			q = 0;
+			acc = 0;
+		}
+	}
+	if (q)
+		return "base64 of partial quanta";
+	*len = o;
+	return NULL;
+}
+
+const char *tc_qp_decode(const char *p, size_t n, int text,
+			 unsigned char *out, size_t *len)
+{
+	size_t o = 0, i = 0, longest;
+	const char *err = tc_crlf_lines(p, n, &longest);
+
+	if (err)
+		return err;
+	if (longest > PO__QP_LINE)
+		return "a quoted-printable line over 76 characters";
+	while (i < n) {
+		const char *eol = memchr(p + i, '\r', n - i);
+		size_t end = eol ? (size_t)(eol - p) : n;
+		size_t ll = end - i;
+		int soft = ll && p[end - 1] == '=';
+
+		if (ll && p[i] == '.')
+			return "a quoted-printable line starting with '.'";
+		if (ll >= 5 && memcmp(p + i, "From ", 5) == 0)
+			return "a quoted-printable line starting with From";
+		if (ll && !soft && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+			return "white space before a line end";
+		for (size_t j = i; j < end - (size_t)soft; j++) {
+			unsigned char c = (unsigned char)p[j];
+
+			if (c == '=') {
+				int hi = j + 2 < end - (size_t)soft
+						 ? tc_hexval(p[j + 1])
+						 : -1;
+				int lo = hi >= 0 ? tc_hexval(p[j + 2]) : -1;
+
+				if (lo < 0)
+					return "a bad =XX in quoted-printable";
+				out[o++] = (unsigned char)(hi << 4 | lo);
+				j += 2;
+			} else if (c == ' ' || c == '\t' ||
+				   (c >= 33 && c <= 126)) {
+				out[o++] = c;
+			} else {
+				return "a raw octet outside quoted-printable's "
+				       "literal set";
+			}
+		}
+		if (!eol)
+			break;
+		if (!soft) {
+			if (!text)
+				return "a hard line break in binary "
+				       "quoted-printable";
+			out[o++] = '\r';
+			out[o++] = '\n';
+		}
+		i = end + 2;
+	}
+	*len = o;
+	return NULL;
+}
+
+size_t tc_text_canonical(const unsigned char *in, size_t n,
+			 unsigned char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (in[i] == '\n' || (in[i] == '\r' && i + 1 < n &&
+				      in[i + 1] == '\n')) {
+			i += in[i] == '\r';
+			out[o++] = '\r';
+			out[o++] = '\n';
+		} else {
+			out[o++] = in[i];
+		}
+	}
+	return o;
+}
+
+void tc_json_str(FILE *f, const char *s, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+char *tc_encode(tc_enc k, const unsigned char *in, size_t n,
+		size_t (*next)(void *), void *ctx, size_t *len,
+		po__crlf *crlf_out, const char **err)
+{
+	size_t cap = 4 * n + 64, o = 0, pos = 0;
+	char *out = malloc(cap);
+	po__b64 b64;
+	po__qp qp;
+	po__crlf crlf;
+
+	*err = NULL;
+	if (!out) {
+		*err = "out of memory";
+		return NULL;
+	}
+	po__b64_init(&b64);
+	po__qp_init(&qp, k == TC_QP_TEXT);
+	po__crlf_init(&crlf);
+	while (pos < n) {
+		size_t c = next(ctx), got = 0, bound = 0;
+
+		if (c == 0 || c > n - pos)
+			c = n - pos;
+		switch (k) {
+		case TC_B64:
+			bound = po__b64_bound(c);
+			break;
+		case TC_QP_TEXT:
+		case TC_QP_BIN:
+			bound = po__qp_bound(c);
+			break;
+		case TC_CRLF:
+			bound = po__crlf_bound(c);
+			break;
+		}
+		if (o + bound > cap) {
+			*err = "an encoder's bound over 4 octets an octet";
+			free(out);
+			return NULL;
+		}
+		switch (k) {
+		case TC_B64:
+			got = po__b64_update(&b64, in + pos, c, out + o);
+			break;
+		case TC_QP_TEXT:
+		case TC_QP_BIN:
+			got = po__qp_update(&qp, in + pos, c, out + o);
+			break;
+		case TC_CRLF:
+			got = po__crlf_update(&crlf, in + pos, c, out + o);
+			break;
+		}
+		if (got > bound) {
+			*err = "an encoder wrote more than its bound";
+			free(out);
+			return NULL;
+		}
+		o += got;
+		pos += c;
+	}
+	switch (k) {
+	case TC_B64:
+		o += po__b64_final(&b64, out + o);
+		break;
+	case TC_QP_TEXT:
+	case TC_QP_BIN:
+		o += po__qp_final(&qp, out + o);
+		break;
+	case TC_CRLF:
+		o += po__crlf_final(&crlf, out + o);
+		break;
+	}
+	if (crlf_out)
+		*crlf_out = crlf;
+	*len = o;
+	return out;
+}
