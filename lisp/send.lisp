@@ -205,15 +205,33 @@ pool key."
           (values handle key)))))
 
 (defun release-handle (handle key)
-  "Puts HANDLE back in the pool under KEY, or frees it when there is no
-room (or no KEY)."
+  "Puts HANDLE back in the pool under KEY, most recently used first; the
+least recently used idle handle is freed when that makes more than
++HANDLE-POOL-SIZE+ of them.  Without KEY, frees HANDLE."
   (%po-smtp-set-trace handle (cffi:null-pointer) (cffi:null-pointer))
-  (unless (and key
-               (with-lock (*handle-pool-lock*)
-                 (when (< (length *handle-pool*) +handle-pool-size+)
-                   (push (cons key handle) *handle-pool*)
-                   t)))
-    (with-foreign-call (%po-smtp-free handle))))
+  (let ((evicted (if key
+                     (with-lock (*handle-pool-lock*)
+                       (push (cons key handle) *handle-pool*)
+                       (let ((tail (nthcdr (1- +handle-pool-size+)
+                                           *handle-pool*)))
+                         (when tail
+                           (prog1 (mapcar #'cdr (rest tail))
+                             (setf (rest tail) '())))))
+                     (list handle))))
+    (dolist (old evicted)
+      (with-foreign-call (%po-smtp-free old)))))
+
+(defun free-idle-handles ()
+  "Frees the idle handles of the pool.  Each holds two file descriptors
+(libcurl's internal wake-up socket pair) though no connection; a program
+that counts its descriptors, or is about to fork many children, can call
+this first.  Safe at any time: handles in use are not in the pool.
+Returns the number of handles freed."
+  (let ((idle (with-lock (*handle-pool-lock*)
+                (shiftf *handle-pool* '()))))
+    (dolist (entry idle)
+      (with-foreign-call (%po-smtp-free (cdr entry))))
+    (length idle)))
 
 (defun deliver-smtp (server letter login password scope)
   "Sends LETTER to SERVER on a connection made for this call.  Returns

@@ -73,13 +73,17 @@ names...)."
   #+ecl (si:gc t)
   #+ccl (ccl:gc))
 
-(defun counted-fds ()
+(defun counted-fds (&key (free-idle-handles t))
   "The targets of the file descriptors this process has open, after a
-full garbage collection, not counting the pipes to the fixture servers,
-their stderr.log files and /dev/null: ECL keeps those of stopped
-servers and of finished programs open until its garbage collector
-finalizes the process objects.  Sockets, other files and anonymous
-inodes (eventfd...) all count."
+full garbage collection and, unless FREE-IDLE-HANDLES is false, with no
+idle handle in the pool (each holds libcurl's wake-up socket pair, and
+how many there are depends on the sends before), not counting the pipes to the fixture servers, their
+stderr.log files and /dev/null: ECL keeps those of stopped servers and
+of finished programs open until its garbage collector finalizes the
+process objects.  Sockets, other files and anonymous inodes (eventfd...)
+all count."
+  (when free-idle-handles
+    (net.post-office::free-idle-handles))
   (full-gc)
   (remove-if (lambda (target)
                (or (eql 0 (search "pipe:" target))
@@ -1213,6 +1217,37 @@ left open, and a WITH-SMTP-CONNECTION keeps working."
                   (error (e) e)))))
     (is (= 5 (length (fault-noted-letters d))))
     (is (= 8 (length (letters d))) "~d letters" (length (letters d)))))
+
+(test idle-handle-pool
+  "One-shot sends keep at most 8 idle handles, the most recently used
+first, each holding two descriptors (libcurl's socket pair) and no
+connection; a send with the settings of an idle handle reuses it; and
+FREE-IDLE-HANDLES frees them all, descriptors included."
+  (with-smtpd (d)
+    (net.post-office::free-idle-handles)
+    (let ((fds (process-fd-count)))
+      ;; ten settings: the same server, reply timeouts of 11 to 20 s
+      (dotimes (i 10)
+        (is (eq t (send-letter (server d :timeout (+ 11 i)) *fault-from*
+                               "one@example.com" (format nil "pool ~d" i)))))
+      (let* ((pool (copy-list net.post-office::*handle-pool*))
+             (oldest (cdr (first (last pool))))
+             (held (length (counted-fds :free-idle-handles nil))))
+        (is (= 8 (length pool)) "~d idle handles" (length pool))
+        (is (= (+ fds 16) held) "file descriptors: ~d, then ~d" fds held)
+        ;; the handles of 11 and 12 s were freed; that of 13 s is the
+        ;; least recently used one kept, and the next send with its
+        ;; settings takes it and puts it first
+        (send-letter (server d :timeout 13) *fault-from* "one@example.com"
+                     "pool again")
+        (is (cffi:pointer-eq oldest
+                             (cdr (first net.post-office::*handle-pool*)))
+            "the idle handle with those settings was not reused")
+        (is (= 8 (length net.post-office::*handle-pool*))))
+      (is (= 8 (net.post-office::free-idle-handles)))
+      (is (null net.post-office::*handle-pool*))
+      (is (= fds (process-fd-count)))
+      (is (= 11 (length (letters d)))))))
 
 ;;; ------------------------------------------------------------------
 ;;; Leaving a send from inside a stream, and timing details
