@@ -758,13 +758,16 @@ second render of the same part has an empty body.  Returns NIL."))
    (start :initform 0 :accessor stream-start)
    (end :initform 0 :accessor stream-end)
    (eof :initform nil :accessor stream-eof)
-   (unread :initform nil :accessor stream-unread)
-   (last-char :initform nil :accessor stream-last-char))
+   ;; where the octets of the character READ-CHAR returned last start in
+   ;; OCTETS, so that UNREAD-CHAR can step back over them; NIL after any
+   ;; other read
+   (char-start :initform nil :accessor stream-char-start))
   (:documentation "An input stream over the rendering of a MIME part,
 pulled from the C renderer chunk by chunk (memory use does not depend on
 the part's size).  It is bivalent: READ-BYTE and READ-SEQUENCE of
-octets, READ-CHAR, READ-LINE, PEEK-CHAR and UNREAD-CHAR all work (the
-octets are decoded as UTF-8 for characters).  Lines end in a newline,
+octets, READ-CHAR, READ-LINE, PEEK-CHAR and UNREAD-CHAR all work, in
+any mix (the octets are decoded as UTF-8 for characters; a character
+peeked or unread is read again by READ-BYTE as its octets).  Lines end in a newline,
 as MIME-PART-WRITER writes them to a character stream."))
 
 (defmethod character-stream-p ((stream mime-part-input-stream))
@@ -776,20 +779,22 @@ as MIME-PART-WRITER writes them to a character stream."))
 
 (defun stream-refill (stream)
   "Reads the next chunk of the rendering into STREAM's buffer, keeping
-the octets not consumed yet.  Returns the number of octets read, 0 at
-the end."
+the octets not consumed yet (and those of a character UNREAD-CHAR may
+give back).  Returns the number of octets read, 0 at the end."
   (when (stream-eof stream)
     (return-from stream-refill 0))
   (unless (stream-reader stream)
     (error "The stream ~s is used outside ~
 WITH-MIME-PART-CONSTRUCTED-STREAM." stream))
   (let* ((octets (stream-octets stream))
-         (start (stream-start stream))
+         (from (or (stream-char-start stream) (stream-start stream)))
          (end (stream-end stream))
-         (kept (- end start)))
-    (replace octets octets :start2 start :end2 end)
-    (setf (stream-start stream) 0
-          (stream-end stream) kept)
+         (kept (- end from)))
+    (replace octets octets :start2 from :end2 end)
+    (decf (stream-start stream) from)
+    (when (stream-char-start stream)
+      (setf (stream-char-start stream) 0))
+    (setf (stream-end stream) kept)
     (check-status (%po-reader-read (stream-reader stream)
                                    (foreign-buffer stream)
                                    (- (length octets) kept)
@@ -804,6 +809,7 @@ WITH-MIME-PART-CONSTRUCTED-STREAM." stream))
 
 (defmethod trivial-gray-streams:stream-read-byte
     ((stream mime-part-input-stream))
+  (setf (stream-char-start stream) nil)
   (when (and (>= (stream-start stream) (stream-end stream))
              (zerop (stream-refill stream)))
     (return-from trivial-gray-streams:stream-read-byte :eof))
@@ -812,10 +818,7 @@ WITH-MIME-PART-CONSTRUCTED-STREAM." stream))
 
 (defmethod trivial-gray-streams:stream-read-char
     ((stream mime-part-input-stream))
-  (let ((unread (stream-unread stream)))
-    (when unread
-      (setf (stream-unread stream) nil)
-      (return-from trivial-gray-streams:stream-read-char unread)))
+  (setf (stream-char-start stream) nil)
   (loop
     (when (and (>= (stream-start stream) (stream-end stream))
                (zerop (stream-refill stream)))
@@ -824,23 +827,31 @@ WITH-MIME-PART-CONSTRUCTED-STREAM." stream))
         (decode-utf8-char (stream-octets stream) (stream-start stream)
                           (stream-end stream))
       (cond (char
-             (setf (stream-start stream) next
-                   (stream-last-char stream) char)
+             ;; a refill moves the octets kept to the front, so the
+             ;; character's start is only known now
+             (setf (stream-char-start stream) (stream-start stream)
+                   (stream-start stream) next)
              (return char))
             ((zerop (stream-refill stream))
              ;; a sequence cut short by the end of the data
-             (setf (stream-start stream) (stream-end stream))
+             (setf (stream-char-start stream) (stream-start stream)
+                   (stream-start stream) (stream-end stream))
              (return (code-char +replacement-character+)))))))
 
 (defmethod trivial-gray-streams:stream-unread-char
     ((stream mime-part-input-stream) char)
-  (setf (stream-unread stream) char)
+  (let ((start (stream-char-start stream)))
+    (unless start
+      (error "UNREAD-CHAR of ~s on ~s, which was not the last character ~
+READ-CHAR returned." char stream))
+    ;; its octets are still in the buffer (STREAM-REFILL keeps them)
+    (setf (stream-start stream) start
+          (stream-char-start stream) nil))
   nil)
 
 (defmethod trivial-gray-streams:stream-listen
     ((stream mime-part-input-stream))
-  (or (stream-unread stream)
-      (< (stream-start stream) (stream-end stream))
+  (or (< (stream-start stream) (stream-end stream))
       (plusp (stream-refill stream))))
 
 (defmethod trivial-gray-streams:stream-read-char-no-hang
@@ -850,6 +861,7 @@ WITH-MIME-PART-CONSTRUCTED-STREAM." stream))
 (defmethod trivial-gray-streams:stream-read-sequence
     ((stream mime-part-input-stream) sequence start end &key)
   (let ((end (or end (length sequence))))
+    (setf (stream-char-start stream) nil)
     (if (and (vectorp sequence)
              (subtypep (array-element-type sequence) 'character))
         (loop for i from start below end

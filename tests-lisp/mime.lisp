@@ -431,12 +431,50 @@ returns the body's values."
         (is (equalp (ascii "ontent-") buffer)))
       (let ((buffer (make-string 4)))
         (is (= 4 (read-sequence buffer s)))
-        (is (string= "Type" buffer))))
+        (is (string= "Type" buffer)))
+      ;; a character peeked or unread is read again as its octets
+      (is (char= #\: (peek-char nil s)))
+      (is (= (char-code #\:) (read-byte s)))
+      (is (char= #\Space (read-char s)))
+      (unread-char #\Space s)
+      (is (= (char-code #\Space) (read-byte s)))
+      (signals error (unread-char #\Space s)))
+    (with-mime-part-constructed-stream (s part)
+      (loop for char = (read-char s)
+            until (char= char #\é))
+      (unread-char #\é s)
+      (is (= #xc3 (read-byte s)))
+      (is (= #xa9 (read-byte s)))
+      (is (char= #\l (read-char s))))
     (is (equal '(1 2 3)
                (multiple-value-list
                 (with-mime-part-constructed-stream (s part)
                   (declare (ignore s))
                   (values 1 2 3)))))))
+
+(test constructed-stream-peek-then-byte
+  "PEEK-CHAR before every READ-BYTE over a part of many chunks, with
+two-octet characters across the chunk boundaries: the octets come out
+exactly as MIME-PART-WRITER writes them."
+  (let* ((text (with-output-to-string (out)
+                 (dotimes (i 20000)
+                   (format out "~d éééééééé~%" i))))
+         (part (make-mime-part :text text :encoding "8bit"))
+         (want (net.post-office::string-to-utf8 (render part)))
+         (got (make-array (length want) :element-type '(unsigned-byte 8)
+                                        :fill-pointer 0 :adjustable t)))
+    (with-mime-part-constructed-stream (s part)
+      (loop for i from 0
+            for peeked = (peek-char nil s nil)
+            for byte = (read-byte s nil)
+            while byte
+            do (when (evenp i)
+                 (let ((char (read-char s nil)))
+                   (when char
+                     (unread-char char s))))
+               (vector-push-extend byte got)))
+    (is (= (length want) (length got)))
+    (is (equalp want got))))
 
 (test constructed-stream-large
   "A large stream part is rendered lazily: 4 MB of characters through
