@@ -520,7 +520,11 @@ CODE (an integer or NIL), in CONTEXT (:SMTP, :PROGRAM or NIL)."
          (4 'smtp-transient-recipient-error)
          (5 'smtp-permanent-recipient-error)
          (t 'smtp-recipient-error)))
-      ((:egreeting :ehelo :esender :edata :emessage :esmtputf8)
+      ((:esmtputf8)
+       ;; the server lacks SMTPUTF8: no retry will help (the code and
+       ;; reply are those of its EHLO, a 250)
+       'smtp-permanent-error)
+      ((:egreeting :ehelo :esender :edata :emessage)
        (case class
          (4 'smtp-transient-error)
          (5 'smtp-permanent-error)

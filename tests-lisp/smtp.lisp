@@ -191,6 +191,28 @@ kinds, parts; with a string message the body becomes multipart/mixed."
           (is (string= "part.txt" (jget parts 5 "filename"))))
         (is (= 2 (length (jget (python-read (letter-file one)) "parts"))))))))
 
+(test smtputf8
+  "A non-ASCII local part goes out with SMTPUTF8 to a server that offers
+it; to one that does not, it is an SMTP-PERMANENT-ERROR with status
+:ESMTPUTF8 before MAIL, naming EHLO, with a hint, and nothing is sent."
+  (with-smtpd (d "--smtputf8")
+    (is (eq t (send-letter (server d) "jörg@example.com" "zoë@example.com"
+                           "hello" :subject "utf8")))
+    (let ((letter (the-letter d)))
+      (is (string= "jörg@example.com" (json letter "mail_from")))
+      (is (equal '("zoë@example.com") (json letter "rcpt_tos")))))
+  (with-smtpd (d)
+    (let ((e (handler-case (send-letter (server d) "jörg@example.com" *to*
+                                        "hello")
+               (error (e) e))))
+      (is (typep e 'smtp-permanent-error) "~s" e)
+      (is (not (typep e 'smtp-transient-error)))
+      (is (eq :esmtputf8 (smtp-error-status e)))
+      (is (eql 0 (search "EHLO" (smtp-error-command e))) "command ~s"
+          (smtp-error-command e))
+      (is (contains (princ-to-string e) "SMTPUTF8")))
+    (is (null (letters d)))))
+
 (test non-ascii-file-names
   "A file with a non-ASCII name is attached under that name (RFC 2231),
 as Python reads it back."
