@@ -692,13 +692,25 @@ static enum step classify(const char *cmd, size_t n)
 static void on_command(po_smtp *s, const char *data, size_t n)
 {
 	char shown[sizeof s->cmd];
+	const char *traced = shown;
 	enum step step;
 
 	while (n && (data[n - 1] == '\n' || data[n - 1] == '\r'))
 		n--;
 	if (s->masking) {
-		/* an answer to a 334 challenge: credentials */
-		snprintf(shown, sizeof shown, "<masked>");
+		/* an answer to a 334 challenge: credentials.  The trace shows
+		 * only "<masked>"; the outcome names the exchange it belongs
+		 * to ("AUTH CRAM-MD5 <masked>") from the AUTH command before,
+		 * which s->cmd still holds. */
+		const char *sp = strchr(s->cmd, ' ');
+		int mech = sp ? (int)strcspn(sp + 1, " ") : 0;
+
+		if (strncmp(s->cmd, "AUTH ", 5) == 0 && mech > 0)
+			snprintf(shown, sizeof shown, "AUTH %.*s <masked>",
+				 mech, sp + 1);
+		else
+			snprintf(shown, sizeof shown, "<masked>");
+		traced = "<masked>";
 		step = ST_AUTH;
 	} else {
 		step = classify(data, n);
@@ -723,7 +735,7 @@ static void on_command(po_smtp *s, const char *data, size_t n)
 				 data);
 		}
 	}
-	trace(s, PO_TRACE_CLIENT, shown, strlen(shown));
+	trace(s, PO_TRACE_CLIENT, traced, strlen(traced));
 	/* libcurl sends QUIT right after a failure: the outcome stays the
 	 * failure's, and the QUIT's reply is only traced */
 	if (step == ST_QUIT) {

@@ -776,6 +776,16 @@ static void test_trace_masks_secrets(void **state)
 				assert_false(contains(t.buf, secrets[i]));
 			}
 			assert_false(contains(po_smtp_errmsg(s), "Pa55"));
+			if (!k) {
+				/* the failed command names the exchange,
+				 * also when the secret answered a challenge
+				 * (LOGIN, CRAM-MD5) */
+				char want[32];
+
+				snprintf(want, sizeof want, "AUTH %s <masked>",
+					 mechs[m]);
+				assert_string_equal(po_smtp_command(s), want);
+			}
 			/* body bytes are not traced */
 			assert_false(contains(t.buf, "secret body line"));
 			po_smtp_free(s);
