@@ -184,6 +184,15 @@ charset."
     (or (and by-charset (find by-charset encodings))
         (and name (find (intern (string-upcase name) :keyword) encodings)))))
 
+(defun charset-external-format (charset)
+  "An external format that encodes in the MIME charset CHARSET (a
+string), or NIL if none is known."
+  (let ((format (intern (string-upcase (text-of charset)) :keyword)))
+    (and (equalp (external-format-charset format) (text-of charset))
+         (or (equal (external-format-charset format) "utf-8")
+             (babel-encoding format))
+         format)))
+
 (defun seven-bit-p (octets)
   "True if every octet of the octet vector OCTETS is below 128."
   (declare (type octets octets) (optimize speed))
@@ -342,8 +351,8 @@ not ~s." value))
 (defun make-mime-part (&key content-type encoding headers
                             (attachmentp nil attachmentp-p)
                             name text (start 0) end file subparts
-                            (external-format :utf8) parameters charset id
-                            description)
+                            (external-format :utf8 external-format-p)
+                            parameters charset id description)
   "Returns a fresh MIME-PART-CONSTRUCTED, with Allegro CL's defaults:
 
 TEXT is the content, a string (encoded at once with EXTERNAL-FORMAT,
@@ -357,9 +366,12 @@ a multipart.  Giving both TEXT and FILE is an error.
 CONTENT-TYPE, \"type/subtype\", defaults to the type guessed from the
 file's name, else multipart/mixed with SUBPARTS, else
 application/octet-stream for a FILE, text/plain for a string TEXT,
-application/octet-stream for octets.  CHARSET defaults, for text/* and
-message/rfc822 parts, to the charset of EXTERNAL-FORMAT (\"utf-8\" for
-:UTF8; \"us-ascii\" when unknown).  ENCODING defaults to \"7bit\" for a
+application/octet-stream for octets.  CHARSET defaults to a charset
+named in CONTENT-TYPE (\"text/plain; charset=iso-8859-1\"), else, for
+text/* and message/rfc822 parts, to the charset of EXTERNAL-FORMAT
+(\"utf-8\" for :UTF8; \"us-ascii\" when unknown).  With a CHARSET (given
+either way) and no EXTERNAL-FORMAT, a string TEXT is encoded in that
+charset when it is a known one, so that label and octets agree.  ENCODING defaults to \"7bit\" for a
 string TEXT that encodes to ASCII, \"base64\" otherwise (files, streams,
 octets), none for multiparts.  PARAMETERS is an alist of Content-Type
 parameters; (\"charset\" . CHARSET) and, for multiparts, (\"boundary\" .
@@ -402,6 +414,15 @@ multipart gets its random boundary now."
 non-multipart parts (content-type ~s)." content-type))
     (when (and (not multipart) (null text) (null file))
       (smtp-argument-error "One of :text or :file must be specified."))
+    ;; a charset in the content-type string ("text/plain; charset=x",
+    ;; kept in the subtype as Allegro keeps it) counts as CHARSET
+    (unless charset
+      (setf charset (cdr (assoc "charset" (nth-value 1 (split-subtype subtype))
+                                :test #'equalp))))
+    (when (and charset (not external-format-p))
+      (let ((format (charset-external-format charset)))
+        (when format
+          (setf external-format format))))
     (when (and (null charset) textp)
       (setf charset (or (external-format-charset external-format)
                         "us-ascii")))

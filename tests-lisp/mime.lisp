@@ -140,6 +140,53 @@ y"))))
     (is (string= "utf-8"
                  (charset (make-mime-part :file (temp-file "t.txt" "x")))))))
 
+(test charset-label-and-octets-agree
+  "A charset named in the content-type string is the part's charset (one
+charset parameter on the wire, the subtype kept as Allegro keeps it);
+with a charset given either way and no external format, the text is
+encoded in it when it is known; an explicit external format is obeyed
+as given, and an unknown charset stays a label on UTF-8."
+  (flet ((charset (part)
+           (cdr (assoc "charset" (mime-part-parameters part)
+                       :test #'string=)))
+         (body (part)
+           (with-captured-letters (box)
+             (send-letter "127.0.0.1:1" *from* *to* part)
+             (let ((letter (first (captured-letters box))))
+               (list (captured-letter-text letter)
+                     (captured-letter-header letter "Content-Type")
+                     (let ((type (captured-letter-header letter
+                                                         "Content-Type")))
+                       (loop for start = 0 then (1+ at)
+                             for at = (search "charset" type :start2 start)
+                             while at
+                             count t)))))))
+    (let ((part (make-mime-part :content-type "text/plain; charset=iso-8859-1"
+                                :text "café")))
+      (is (string= "iso-8859-1" (charset part)))
+      (is (string= "plain; charset=iso-8859-1" (mime-part-subtype part)))
+      (is (contains (render part) "Y2Fm6Q=="))   ; "caf" #xE9
+      (destructuring-bind (text type n) (body part)
+        (is (string= "café" text))
+        (is (contains type "iso-8859-1") "~a" type)
+        (is (= 1 n) "~a" type)))
+    (let ((part (make-mime-part :charset "iso-8859-1" :text "café")))
+      (is (contains (render part) "Y2Fm6Q=="))
+      (is (string= "café" (first (body part)))))
+    (let ((part (make-mime-part :content-type "text/plain; charset=KOI8-R"
+                                :text "мир")))
+      (is (equalp "koi8-r" (charset part)))
+      (is (string= "мир" (first (body part)))))
+    ;; explicit external format: Allegro's behaviour, a label only
+    (let ((part (make-mime-part :charset "iso-8859-1" :external-format :utf8
+                                :text "café")))
+      (is (string= "iso-8859-1" (charset part)))
+      (is (contains (render part) "Y2Fmw6k=")))  ; UTF-8 octets
+    (let ((part (make-mime-part :content-type "text/plain; charset=x-unknown"
+                                :text "café")))
+      (is (string= "x-unknown" (charset part)))
+      (is (contains (render part) "Y2Fmw6k=")))))
+
 (test charset-table
   "Allegro's external format names and the native ones map to MIME
 charsets (allegro-reference §3.6)."
