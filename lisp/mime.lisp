@@ -276,20 +276,40 @@ it is empty."
   "The absolute native file name for FILE (a string, taken as a native
 name, or a pathname), relative names being merged with
 *DEFAULT-PATHNAME-DEFAULTS* as OPEN would."
-  (if (pathnamep file)
-      (uiop:native-namestring (merge-pathnames file))
-      (let ((name (text-of file)))
-        (if (and (plusp (length name)) (char= (char name 0) #\/))
-            name
-            (let ((directory (ignore-errors
-                              (uiop:native-namestring
-                               (uiop:pathname-directory-pathname
-                                *default-pathname-defaults*)))))
-              (if (and directory (plusp (length directory)))
-                  (concatenate 'string
-                               (string-right-trim "/" directory)
-                               "/" name)
-                  name))))))
+  (let ((name
+          (if (pathnamep file)
+              (uiop:native-namestring (merge-pathnames file))
+              (let ((name (text-of file)))
+                (if (and (plusp (length name)) (char= (char name 0) #\/))
+                    name
+                    (let ((directory (ignore-errors
+                                      (uiop:native-namestring
+                                       (uiop:pathname-directory-pathname
+                                        *default-pathname-defaults*)))))
+                      (if (and directory (plusp (length directory)))
+                          (concatenate 'string
+                                       (string-right-trim "/" directory)
+                                       "/" name)
+                          name)))))))
+    #+ecl (ecl-file-name name)
+    #-ecl name))
+
+#+ecl
+(defun ecl-file-name (name)
+  "NAME, or the form of it under which ECL finds the file.  ECL 21 takes
+the characters of a file name as its octets (Latin-1), so a file whose
+name other programs wrote in UTF-8 (\"Größe.txt\" as the octets C3 B6
+C3 9F) is found only under the string of those octets; NAME with its
+real characters would not be found, and one with characters beyond
+Latin-1 cannot be opened at all.  That form is returned when NAME is not
+ASCII, names no file, and its UTF-8 form does."
+  (flet ((exists-p (name)
+           (ignore-errors (probe-file (uiop:parse-native-namestring name)))))
+    (if (or (every (lambda (char) (< (char-code char) 128)) name)
+            (exists-p name))
+        name
+        (let ((utf-8 (map 'string #'code-char (string-to-utf8 name))))
+          (if (exists-p utf-8) utf-8 name)))))
 
 (defun c-file-name-p (native)
   "True if C can be given the file name NATIVE: it must reach C as the

@@ -227,6 +227,33 @@ as Python reads it back."
                      (jget parts 1 "filename")))
         (is (string= "contents" (jget parts 1 "text")))))))
 
+(defun make-file-named-in-utf-8 (directory name contents)
+  "Creates the file NAME (a string) in DIRECTORY (a native directory name
+ending in /) with the ASCII string CONTENTS, through libc with the name
+in UTF-8, as any other program names files; returns the full name."
+  (let* ((full (concatenate 'string directory name))
+         (fd (cffi:foreign-funcall "open" :string full
+                                          :int (logior 1 64 512) ; WRONLY CREAT TRUNC
+                                          :int #o644 :int)))
+    (is (>= fd 0) "cannot create ~a" full)
+    (cffi:with-foreign-string (text contents)
+      (cffi:foreign-funcall "write" :int fd :pointer text
+                                    :size (length contents) :long))
+    (cffi:foreign-funcall "close" :int fd :int)
+    full))
+
+(test file-names-in-utf-8
+  "A file another program named in UTF-8 is attached when given by its
+name in real characters, on ECL too (whose file names are Latin-1)."
+  (let* ((directory (native (make-temp-dir "named-in-utf8")))
+         (file (make-file-named-in-utf-8 directory "Größe 東京.txt" "hello")))
+    (with-captured-letters (box)
+      (send-letter "127.0.0.1:1" *from* *to* "see attachment"
+                   :attachments file)
+      (is (equalp '(("Größe 東京.txt" "text/plain" #(104 101 108 108 111)))
+                  (captured-letter-attachments
+                   (first (captured-letters box))))))))
+
 (test attachments-with-user-multipart
   "With a user multipart/mixed part the attachments follow its subparts;
 the part is unchanged afterwards, after success and after a failed send.
