@@ -468,7 +468,16 @@ static int send_smtp(const struct opts *o, po_letter *l)
 
 	rc = po_smtp_send(s, l);
 	if (rc != PO_OK) {
-		fprintf(stderr, PROG ": %s\n", po_smtp_errmsg(s));
+		/* one line: the failure, and what to try where it is
+		 * something the caller can change */
+		fprintf(stderr, PROG ": %s%s\n", po_smtp_errmsg(s),
+			rc == PO_ECERT && !o->cafile
+				? " (a private CA? name it with --cafile "
+				  "FILE, or turn checks off with --no-verify)"
+			: rc == PO_ESTARTTLS
+				? " (--ssl if it speaks TLS from the start; "
+				  "--starttls=try sends in plain text)"
+				: "");
 		if (po_smtp_outcome_unknown(s))
 			fprintf(stderr,
 				PROG ": the server may have accepted the "

@@ -467,7 +467,9 @@ typedef struct po_smtp po_smtp;
 
 /* Trace callback: one line, without its line ending.  AUTH payloads and
  * every client line after a 334 challenge are replaced by "<masked>";
- * body bytes are never traced.  Must return normally. */
+ * body bytes are never traced.  The QUIT that closes a connection is not
+ * shown: libcurl sends it from its connection cache, out of our sight.
+ * Must return normally. */
 typedef void (*po_trace_fn)(void *userdata, int direction,
 			    const char *line, size_t len);
 

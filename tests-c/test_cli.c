@@ -282,6 +282,7 @@ static void test_send_smtp(void **state)
 				 "b@example.com", NULL},
 		"body\n", NULL);
 	assert_clean_failure(&r, 1, "certificate");
+	assert_non_null(strstr(r.err, "--cafile FILE"));
 	done(&r);
 	unlink(pwfile);
 	fixture_stop(&f);
@@ -321,6 +322,14 @@ static void test_send_ipv6_and_refusal(void **state)
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.err, "refused bad@example.com"));
 	done(&r);
+	/* no STARTTLS offered: refused, with what to try */
+	r = run((const char *[]){"send", "--server", server, "--starttls",
+				 "--from", "a@example.com", "--to",
+				 "ok@example.com", NULL},
+		"x", NULL);
+	assert_clean_failure(&r, 1, "--starttls=try");
+	done(&r);
+	assert_int_equal(fixture_wait_messages(&f, 2, 5000), 2);
 	fixture_stop(&f);
 }
 
