@@ -467,8 +467,10 @@ typedef struct po_smtp po_smtp;
 
 /* Trace callback: one line, without its line ending.  AUTH payloads and
  * every client line after a 334 challenge are replaced by "<masked>";
- * body bytes are never traced.  The QUIT that closes a connection is not
- * shown: libcurl sends it from its connection cache, out of our sight.
+ * body bytes are never traced.  The QUIT that closes a session's
+ * connection (po_smtp_close, po_smtp_free) is not shown: libcurl sends it
+ * from its connection cache, out of our sight.  With keep-alive off it
+ * ends each letter's transfer, and is shown.
  * Must return normally. */
 typedef void (*po_trace_fn)(void *userdata, int direction,
 			    const char *line, size_t len);

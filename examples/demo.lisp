@@ -10,7 +10,8 @@
 
 (require :asdf)
 (asdf:load-asd (merge-pathnames "smtp.asd" (uiop:getcwd)))
-(asdf:load-system "smtp")
+(let ((*compile-verbose* nil))           ; no "; compiling file" lines
+  (asdf:load-system "smtp"))
 
 (defpackage :demo (:use :cl :net.post-office))
 (in-package :demo)

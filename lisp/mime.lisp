@@ -341,6 +341,7 @@ reading (for file names C cannot be given, see C-FILE-NAME-P)."
 (defun check-file (native original)
   "Signals an SMTP-FILE-ERROR unless the file NATIVE names exists, is a
 regular file and can be read; ORIGINAL is what the caller gave."
+  (declare #+sbcl (sb-ext:muffle-conditions sb-ext:compiler-note)) ; see MAKE-C-LEAF
   (if (c-file-name-p native)
       (cffi:with-foreign-object (out :pointer)
         (setf (cffi:mem-ref out :pointer) (cffi:null-pointer))
@@ -576,6 +577,8 @@ vector OCTETS, valid during the call, and their length."
 
 (defun make-c-leaf (part scope textp charset)
   "A new C leaf part for the content of PART."
+  ;; where C opens every file (all but ECL), the Lisp branch is dead
+  (declare #+sbcl (sb-ext:muffle-conditions sb-ext:compiler-note))
   (ecase (source-type part)
     (:usb8
      (call-with-octets-pointer

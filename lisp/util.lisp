@@ -35,7 +35,9 @@ character and the index after it; an invalid sequence yields U+FFFD and
 consumes one octet.  Returns NIL when the sequence at START is
 incomplete (it needs octets beyond END)."
   (declare (type octets octets) (type fixnum start end)
-           (optimize speed))
+           (optimize speed)
+           ;; CODE-CHAR's fallback is unreachable here: SBCL says so
+           #+sbcl (sb-ext:muffle-conditions sb-ext:compiler-note))
   (let* ((lead (aref octets start))
          (n (utf8-sequence-length lead)))
     (cond ((eql n 1)
@@ -105,7 +107,9 @@ octets, or up to the first NUL if LENGTH is NIL."
 OCTETS from index 0, which must have room for four octets a character.
 Surrogates become U+FFFD.  Returns the number of octets written."
   (declare (type string string) (type fixnum start end)
-           (type octets octets) (optimize speed))
+           (type octets octets) (optimize speed)
+           ;; a STRING of unknown kind cannot be optimised: SBCL says so
+           #+sbcl (sb-ext:muffle-conditions sb-ext:compiler-note))
   (let ((j 0))
     (declare (type fixnum j))
     (flet ((put (octet)
