@@ -37,7 +37,8 @@ call."))
 ASCII and none is NUL (the common case, done without the general
 encoder), else NIL."
   ;; the fallback type of COPY cannot be optimised: SBCL says so
-  (declare (optimize speed) #+sbcl (sb-ext:muffle-conditions sb-ext:compiler-note))
+  (declare (optimize speed)
+           #+sbcl (sb-ext:muffle-conditions sb-ext:compiler-note))
   (macrolet ((copy (type)
                `(let ((string string))
                   (declare (type ,type string))

@@ -187,10 +187,11 @@ charset."
 (defun charset-external-format (charset)
   "An external format that encodes in the MIME charset CHARSET (a
 string), or NIL if none is known."
-  (let ((format (intern (string-upcase (text-of charset)) :keyword)))
-    (and (equalp (external-format-charset format) (text-of charset))
-         (or (equal (external-format-charset format) "utf-8")
-             (babel-encoding format))
+  (let* ((charset (text-of charset))
+         (format (intern (string-upcase charset) :keyword))
+         (its-charset (external-format-charset format)))
+    (and (equalp its-charset charset)
+         (or (equal its-charset "utf-8") (babel-encoding format))
          format)))
 
 (defun seven-bit-p (octets)
@@ -341,7 +342,8 @@ reading (for file names C cannot be given, see C-FILE-NAME-P)."
 (defun check-file (native original)
   "Signals an SMTP-FILE-ERROR unless the file NATIVE names exists, is a
 regular file and can be read; ORIGINAL is what the caller gave."
-  (declare #+sbcl (sb-ext:muffle-conditions sb-ext:compiler-note)) ; see MAKE-C-LEAF
+  ;; see MAKE-C-LEAF
+  (declare #+sbcl (sb-ext:muffle-conditions sb-ext:compiler-note))
   (if (c-file-name-p native)
       (cffi:with-foreign-object (out :pointer)
         (setf (cffi:mem-ref out :pointer) (cffi:null-pointer))
@@ -392,15 +394,15 @@ named in CONTENT-TYPE (\"text/plain; charset=iso-8859-1\"), else, for
 text/* and message/rfc822 parts, to the charset of EXTERNAL-FORMAT
 (\"utf-8\" for :UTF8; \"us-ascii\" when unknown).  With a CHARSET (given
 either way) and no EXTERNAL-FORMAT, a string TEXT is encoded in that
-charset when it is a known one, so that label and octets agree.  ENCODING defaults to \"7bit\" for a
-string TEXT that encodes to ASCII, \"base64\" otherwise (files, streams,
-octets), none for multiparts.  PARAMETERS is an alist of Content-Type
-parameters; (\"charset\" . CHARSET) and, for multiparts, (\"boundary\" .
-BOUNDARY) are pushed on its front.  ATTACHMENTP defaults to true for
-FILE parts: the part gets Content-Disposition attachment with the
-filename NAME, else the file's base name.  A part that is neither text
-nor multipart nor an attachment gets Content-Disposition inline (with
-NAME if given).  HEADERS is an alist of extra header fields (NAME .
+charset when it is a known one, so that label and octets agree.
+ENCODING defaults to \"7bit\" for a string TEXT that encodes to ASCII,
+\"base64\" otherwise (files, streams, octets), none for multiparts.
+PARAMETERS is an alist of Content-Type parameters; (\"charset\" .
+CHARSET) and, for multiparts, (\"boundary\" . BOUNDARY) are pushed on
+its front.  ATTACHMENTP defaults to true for FILE parts: the part gets
+Content-Disposition attachment with the filename NAME, else the file's
+base name.  A part that is neither text nor multipart nor an attachment
+gets Content-Disposition inline (with NAME if given).  HEADERS is an alist of extra header fields (NAME .
 VALUE); ID and DESCRIPTION give Content-ID and Content-Description.  A
 multipart gets its random boundary now."
   (when (and text file)
@@ -438,7 +440,8 @@ non-multipart parts (content-type ~s)." content-type))
     ;; a charset in the content-type string ("text/plain; charset=x",
     ;; kept in the subtype as Allegro keeps it) counts as CHARSET
     (unless charset
-      (setf charset (cdr (assoc "charset" (nth-value 1 (split-subtype subtype))
+      (setf charset (cdr (assoc "charset"
+                                (nth-value 1 (split-subtype subtype))
                                 :test #'equalp))))
     (when (and charset (not external-format-p))
       (let ((format (charset-external-format charset)))
@@ -811,8 +814,8 @@ pulled from the C renderer chunk by chunk (memory use does not depend on
 the part's size).  It is bivalent: READ-BYTE and READ-SEQUENCE of
 octets, READ-CHAR, READ-LINE, PEEK-CHAR and UNREAD-CHAR all work, in
 any mix (the octets are decoded as UTF-8 for characters; a character
-peeked or unread is read again by READ-BYTE as its octets).  Lines end in a newline,
-as MIME-PART-WRITER writes them to a character stream."))
+peeked or unread is read again by READ-BYTE as its octets).  Lines end
+in a newline, as MIME-PART-WRITER writes them to a character stream."))
 
 (defmethod character-stream-p ((stream mime-part-input-stream))
   nil)

@@ -77,11 +77,11 @@ names...)."
   "The targets of the file descriptors this process has open, after a
 full garbage collection and, unless FREE-IDLE-HANDLES is false, with no
 idle handle in the pool (each holds libcurl's wake-up socket pair, and
-how many there are depends on the sends before), not counting the pipes to the fixture servers, their
-stderr.log files and /dev/null: ECL keeps those of stopped servers and
-of finished programs open until its garbage collector finalizes the
-process objects.  Sockets, other files and anonymous inodes (eventfd...)
-all count."
+how many there are depends on the sends before), not counting the
+pipes to the fixture servers, their stderr.log files and /dev/null: ECL
+keeps those of stopped servers and of finished programs open until its
+garbage collector finalizes the process objects.  Sockets, other files
+and anonymous inodes (eventfd...) all count."
   (when free-idle-handles
     (net.post-office::free-idle-handles))
   (full-gc)
