@@ -586,6 +586,18 @@ int po__hdr_raw(po__buf *out, const char *line, size_t n)
 	/* The name is valid, so at most 76 characters. */
 	memcpy(name, line, namelen);
 	name[namelen] = '\0';
+	/* written as given, so no other control character either (RFC 5322
+	 * field bodies: printable characters and white space; ESC would
+	 * reach a reader's terminal) */
+	for (size_t i = 0; i < vlen; i++) {
+		unsigned char c = (unsigned char)value[i];
+
+		if ((c < ' ' && c != '\t') || c == 0x7f)
+			return po__fail(PO_EHEADER,
+					"%s header: control character 0x%02x "
+					"in the value",
+					name, c);
+	}
 	if (!po__utf8_valid(value, vlen))
 		return po__fail(PO_EUTF8, "%s header: the value is not valid "
 				"UTF-8", name);

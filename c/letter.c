@@ -149,6 +149,15 @@ int po_letter_add_header_line(po_letter *l, const char *line)
 	po__buf_free(&probe);
 	if (rc)
 		return rc;
+	/* a Bcc field would show the blind copies to every recipient (and
+	 * put no one in the envelope) */
+	if (strncasecmp(line, "Bcc", 3) == 0 &&
+	    (line[3] == ':' || line[3] == ' ' || line[3] == '\t'))
+		return po__fail(PO_EHEADER,
+				"header line \"%s\": a Bcc field would show "
+				"the blind copies to every recipient; add them "
+				"as Bcc recipients instead",
+				line);
 	if (l->nlines == l->caplines) {
 		size_t cap = l->caplines ? l->caplines * 2 : 4;
 		char **v = realloc(l->lines, cap * sizeof *v);

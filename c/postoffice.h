@@ -332,9 +332,14 @@ PO_EXTERN int po_letter_add_reply_to(po_letter *letter, const char *address);
 
 /* po_letter_add_header_line - append a raw header line "Name: value"
  * (no line ending).  Written after the generated fields, in order.  A
- * Date or Message-ID given here replaces the generated one.
- * Returns: PO_OK, PO_EHEADER (no colon, bad name, CR, LF or NUL),
- * PO_EUTF8, PO_ENOMEM. */
+ * From, To, Cc, Subject, Reply-To, Date or Message-ID given here replaces
+ * the generated one (the envelope stays as set), as do the body part's
+ * own headers.  "MIME-Version: 1.0" stands for ours.  A Bcc line is
+ * refused here (it would show the blind copies); with a MIME body, a
+ * Content-* line or another MIME-Version is refused when the letter is
+ * rendered (PO_EHEADER): those belong to the body part.
+ * Returns: PO_OK, PO_EHEADER (no colon, bad name, CR, LF, NUL or another
+ * control character but TAB, Bcc), PO_EUTF8, PO_ENOMEM. */
 PO_EXTERN int po_letter_add_header_line(po_letter *letter, const char *line);
 
 /* po_letter_set_body - the body as a MIME part tree; the letter takes

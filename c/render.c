@@ -47,6 +47,7 @@ struct po_reader {
 	struct item *items;
 	size_t nitems, capitems;
 	unsigned flags;
+	int mime_version_given; /* a raw line "MIME-Version: 1.0" */
 
 	size_t cur;            /* current item */
 	size_t pos;            /* IT_MEM: bytes of it already copied */
@@ -227,6 +228,45 @@ static const char *raw_line_value(const po_letter *l, const char *name,
 		}
 	}
 	return NULL;
+}
+
+/* The caller's raw header lines against a MIME body we build: a
+ * MIME-Version line must say 1.0 (and then stands for ours); Content-*
+ * fields belong to the body part, whose own would come after them and
+ * contradict them (two Content-Type fields lose the attachments for a
+ * reader that takes the first). */
+static int check_raw_lines(const po_letter *l, int *mime_version_given)
+{
+	size_t i, name_len, value_len;
+	const char *value;
+
+	*mime_version_given = 0;
+	for (i = 0; i < l->nlines; i++) {
+		const char *line = l->lines[i];
+
+		if (po__hdr_split(line, strlen(line), &name_len, &value,
+				  &value_len))
+			continue;
+		if (name_len == 12 && strncasecmp(line, "MIME-Version", 12) == 0) {
+			while (value_len && (value[value_len - 1] == ' ' ||
+					     value[value_len - 1] == '\t'))
+				value_len--;
+			if (value_len != 3 || memcmp(value, "1.0", 3) != 0)
+				return po__fail(PO_EHEADER,
+						"header line \"%s\": MIME-Version "
+						"can only be 1.0",
+						line);
+			*mime_version_given = 1;
+		} else if (name_len > 8 &&
+			   strncasecmp(line, "Content-", 8) == 0) {
+			return po__fail(PO_EHEADER,
+					"header line \"%.*s\": the body part "
+					"has its own; give it to the part "
+					"(content type, encoding, ...) instead",
+					(int)name_len, line);
+		}
+	}
+	return PO_OK;
 }
 
 /* The Message-ID the caller supplied (part headers beat raw lines, as
@@ -552,7 +592,8 @@ static int put_entity(po_reader *r, const po_part *p, int toplevel)
 	size_t i;
 	int rc;
 
-	if (toplevel && !po__pairs_get(&p->headers, "MIME-Version")) {
+	if (toplevel && !r->mime_version_given &&
+	    !po__pairs_get(&p->headers, "MIME-Version")) {
 		rc = put(r, "MIME-Version: 1.0\r\n");
 		if (rc)
 			return rc;
@@ -644,7 +685,9 @@ static int put_letter_headers(po_reader *r, po_letter *l)
 	size_t n;
 	int generated, rc = PO_OK;
 
-#define PART_HAS(name) (po__pairs_get(ph, name) != NULL)
+/* part headers and then the caller's raw lines beat the arguments */
+#define PART_HAS(name)                                                      \
+	(po__pairs_get(ph, name) != NULL || raw_line_value(l, name, &n))
 	if (!PART_HAS("From"))
 		rc = po__hdr_addresses(&r->mem, "From", &l->from, 1);
 	if (!rc && l->to.n && !PART_HAS("To"))
@@ -657,7 +700,7 @@ static int put_letter_headers(po_reader *r, po_letter *l)
 	if (!rc && l->reply_to.n && !PART_HAS("Reply-To"))
 		rc = po__hdr_addresses(&r->mem, "Reply-To", l->reply_to.v,
 				       l->reply_to.n);
-	if (!rc && !PART_HAS("Date") && !raw_line_value(l, "Date", &n)) {
+	if (!rc && !PART_HAS("Date")) {
 		format_date(date, time(NULL));
 		if (po__buf_puts(&r->mem, "Date: ") ||
 		    po__buf_puts(&r->mem, date) ||
@@ -740,6 +783,8 @@ int po_reader_new(po_letter *l, unsigned flags, po_reader **out)
 		return finish(r, add_item(r, it), out);
 	}
 	rc = check_tree(l->body);
+	if (!rc)
+		rc = check_raw_lines(l, &r->mime_version_given);
 	if (!rc)
 		rc = put_letter_headers(r, l);
 	if (!rc)

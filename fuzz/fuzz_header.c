@@ -88,6 +88,16 @@ static void fuzz_unstructured(po__buf *b, const uint8_t *v, size_t n)
 	free(u);
 }
 
+/* A control character other than TAB, CR, LF and NUL. */
+static int has_control(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] < ' ' && s[i] != '\t') ||
+		    s[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
 static void fuzz_raw(po__buf *b, const uint8_t *v, size_t n)
 {
 	int st = po__hdr_raw(b, (const char *)v, n);
@@ -104,6 +114,10 @@ static void fuzz_raw(po__buf *b, const uint8_t *v, size_t n)
 		CHECK(st == PO_EHEADER);
 		CHECK(!colon || !po__hdr_name_valid((const char *)v,
 						    (size_t)(colon - v)));
+		return;
+	}
+	if (has_control(value, vl)) {
+		CHECK(st == PO_EHEADER);
 		return;
 	}
 	if (!po__utf8_valid(value, vl)) {

@@ -500,18 +500,33 @@ non-multipart parts (content-type ~s)." content-type))
     (setf (mime-part-parts part) subparts)
     part))
 
-(defun make-text-stream-part (stream)
-  "A text/plain part (charset utf-8) whose text is read from the
-character STREAM while rendering: what SEND-LETTER makes of a character
-stream given as its message (design §4.10).  The transfer encoding is
-left to the library, which chooses quoted-printable, safe for any text
-read later."
-  (let ((part (make-instance 'mime-part-constructed)))
-    (setf (mime-part-type part) "text"
-          (mime-part-subtype part) "plain"
-          (mime-part-parameters part) (list (cons "charset" "utf-8"))
-          (source-type part) :stream
-          (source part) stream)
+(defun make-text-stream-part (stream &optional content-type encoding)
+  "A text part (charset utf-8) whose text is read from the character
+STREAM while rendering: what SEND-LETTER makes of a character stream
+given as its message (design §4.10).  CONTENT-TYPE, \"text/plain\" by
+default, may name no other charset: the text goes out as UTF-8.  The
+transfer encoding ENCODING is by default left to the library, which
+chooses quoted-printable, safe for any text read later."
+  (let* ((content-type (or content-type "text/plain"))
+         (slash (position #\/ content-type))
+         (part (make-instance 'mime-part-constructed)))
+    (unless slash
+      (smtp-argument-error "Invalid content-type: ~s" content-type))
+    (multiple-value-bind (subtype parameters)
+        (split-subtype (subseq content-type (1+ slash)))
+      (let ((charset (cdr (assoc "charset" parameters :test #'equalp))))
+        (unless (or (null charset) (string-equal charset "utf-8"))
+          (smtp-argument-error "A character stream message is sent as ~
+UTF-8, so its content type cannot name the charset ~a." charset)))
+      (setf (mime-part-type part) (subseq content-type 0 slash)
+            (mime-part-subtype part) subtype
+            (mime-part-parameters part)
+            (cons (cons "charset" "utf-8")
+                  (remove "charset" parameters :key #'car
+                                               :test #'equalp))
+            (mime-part-encoding part) encoding
+            (source-type part) :stream
+            (source part) stream))
     part))
 
 ;;; ------------------------------------------------------------------

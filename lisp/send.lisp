@@ -437,12 +437,37 @@ SMTP-ARGUMENT-ERROR."
     (smtp-argument-error "~s is not an open input stream." stream))
   stream)
 
-(defun message-part (message attachments)
+(defun lift-content-lines (lines message)
+  "Splits the header LINES (\"Name: value\" strings) given with a
+string or stream MESSAGE: Allegro code sends HTML with :HEADERS
+\"Content-Type: text/html\", and those fields belong to the part made
+of MESSAGE (the C library refuses them among the letter's lines).
+Returns the Content-Type value or NIL, the Content-Transfer-Encoding
+value or NIL, and the other lines."
+  (if (mime-part-constructed-p message)
+      (values nil nil lines)
+      (let ((type nil) (encoding nil) (others '()))
+        (dolist (line lines)
+          (let* ((colon (position #\: line))
+                 (name (and colon (string-trim " " (subseq line 0 colon))))
+                 (value (and colon (string-trim " " (subseq line
+                                                            (1+ colon))))))
+            (cond ((null colon)         ; for C to refuse
+                   (push line others))
+                  ((string-equal name "Content-Type") (setf type value))
+                  ((string-equal name "Content-Transfer-Encoding")
+                   (setf encoding value))
+                  (t (push line others)))))
+        (values type encoding (nreverse others)))))
+
+(defun message-part (message attachments &optional content-type encoding)
   "The MIME part SEND-LETTER sends for MESSAGE, following Allegro's
 rules: a string is a text part, a character stream a text part read
 while sending, a binary stream an octet part; with ATTACHMENTS these are
-wrapped in a new multipart/mixed.  A MIME part is used as it is, and
-must be multipart/mixed if there are attachments."
+wrapped in a new multipart/mixed.  CONTENT-TYPE and ENCODING, from the
+:HEADERS lines (see LIFT-CONTENT-LINES), are those of the part made of
+a string or stream.  A MIME part is used as it is, and must be
+multipart/mixed if there are attachments."
   (cond ((mime-part-constructed-p message)
          (when (and attachments (not (multipart-mixed-p message)))
            (smtp-argument-error "Attachments are not allowed for ~
@@ -452,12 +477,17 @@ non-multipart/mixed messages (the message is ~a/~a)."
          message)
         (t
          (let ((part (cond ((stringp message)
-                            (make-mime-part :text message))
+                            (make-mime-part :text message
+                                            :content-type content-type
+                                            :encoding encoding))
                            ((streamp message)
                             (input-stream-or-lose message)
                             (if (character-stream-p message)
-                                (make-text-stream-part message)
-                                (make-mime-part :file message)))
+                                (make-text-stream-part
+                                 message content-type encoding)
+                                (make-mime-part :file message
+                                                :content-type content-type
+                                                :encoding encoding)))
                            (t
                             (smtp-argument-error "The message must be a ~
 string, stream, or mime-part-constructed, not ~s." message)))))
@@ -701,8 +731,12 @@ in the letter.  An address may be \"a@b.example\" or \"Name
 header line (\"Name: value\") or a list of them, added as they are
 \(a single trailing newline is removed and folded lines are unfolded;
 other line breaks are an error, as is a header Allegro would have let
-end the header block early).  A Date and a Message-ID are added unless
-supplied.
+end the header block early).  A line for a field the letter has (From,
+To, Cc, Subject, Reply-To, Date, Message-ID) replaces it, the envelope
+staying as given; with a string or stream MESSAGE, Content-Type and
+Content-Transfer-Encoding lines are those of its part (Allegro's way to
+send HTML); a Bcc line, and other Content-* lines, are errors.  A Date
+and a Message-ID are added unless supplied.
 
 MESSAGE is a string (a text/plain part in UTF-8), a character stream
 \(text read to its end, neither closed nor rewound), a binary stream (an
@@ -732,13 +766,23 @@ and for a captured letter, the .eml file's name for (:file ...))."
 (defun send-letter-1 (attempt from to message subject reply-to cc bcc
                       headers login password attachments)
   "One try of SEND-LETTER, to the mail server of ATTEMPT."
-  (let* ((server (resolve-mail-server (attempt-mail-server attempt)))
-         (part (progn (setf (attempt-phase attempt) :build)
-                      (message-part message attachments)))
+  (let ((server (resolve-mail-server (attempt-mail-server attempt))))
+    (setf (attempt-phase attempt) :build)
+    (multiple-value-bind (content-type encoding lines)
+        (lift-content-lines (header-lines headers) message)
+      (send-letter-2 attempt server from to message subject reply-to cc
+                     bcc lines login password attachments content-type
+                     encoding))))
+
+(defun send-letter-2 (attempt server from to message subject reply-to cc
+                      bcc lines login password attachments content-type
+                      encoding)
+  "The rest of SEND-LETTER-1, once SERVER is known and the header LINES
+are split (LIFT-CONTENT-LINES)."
+  (let* ((part (message-part message attachments content-type encoding))
          (tos (drop-recipients (recipient-list to "to" t) attempt))
          (ccs (drop-recipients (recipient-list cc "cc") attempt))
          (bccs (drop-recipients (recipient-list bcc "bcc") attempt))
-         (lines (header-lines headers))
          (extra (and attachments (attachment-parts attachments)))
          (reply-tos (cond ((null reply-to) nil)
                           ((consp reply-to)

@@ -387,6 +387,15 @@ static void test_raw(void **state)
 	/* Non-ASCII is encoded like an unstructured value. */
 	assert_po_ok(po__hdr_raw(&b, "X-Name: na\xc3\xafve", 14));
 	assert_string_equal(b.p, "X-Name: =?utf-8?b?bmHDr3Zl?=\r\n");
+	b.len = 0;
+	/* a TAB is white space; other controls (ESC, DEL...) are refused */
+	assert_po_ok(po__hdr_raw(&b, "X-Tab: a\tb", 10));
+	assert_string_equal(b.p, "X-Tab: a\tb\r\n");
+	b.len = 0;
+	assert_int_equal(po__hdr_raw(&b, "X-Esc: \x1b[31m", 12), PO_EHEADER);
+	assert_int_equal(po__hdr_raw(&b, "X-Del: a\x7f", 10), PO_EHEADER);
+	assert_int_equal(po__hdr_raw(&b, "X-Bs: a\x08", 9), PO_EHEADER);
+	assert_int_equal(b.len, 0);
 	po__buf_free(&b);
 }
 

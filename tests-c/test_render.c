@@ -186,6 +186,62 @@ static void test_part_headers_beat_letter(void **state)
 	po_letter_free(l);
 }
 
+/* The caller's raw lines replace the fields we would generate (one of
+ * each, as RFC 5322 §3.6 allows), Bcc and the body's Content-* fields
+ * are refused, and "MIME-Version: 1.0" stands for ours. */
+static void test_raw_lines_replace_generated(void **state)
+{
+	po_letter *l = simple_letter("body");
+	po_reader *r = NULL;
+	char *msg, *h;
+
+	(void)state;
+	assert_po_ok(po_letter_set_subject(l, "keyword"));
+	assert_po_ok(po_letter_add_reply_to(l, "r@example.com"));
+	assert_po_ok(po_letter_add_header_line(l, "From: Other <o@example.com>"));
+	assert_po_ok(po_letter_add_header_line(l, "subject: from the line"));
+	assert_po_ok(po_letter_add_header_line(l, "To: undisclosed-recipients:;"));
+	assert_po_ok(po_letter_add_header_line(l, "Reply-To: x@example.com"));
+	assert_po_ok(po_letter_add_header_line(l, "MIME-Version: 1.0"));
+	msg = render(l, 0, NULL);
+	h = headers_of(msg);
+	assert_true(matches(h, "^Date: .*\r\nMessage-ID: <.*>\r\n"
+			       "From: Other <o@example.com>\r\n"
+			       "subject: from the line\r\n"
+			       "To: undisclosed-recipients:;\r\n"
+			       "Reply-To: x@example.com\r\n"
+			       "MIME-Version: 1.0\r\n"
+			       "Content-Type: text/plain; charset=\"utf-8\"\r\n"
+			       "Content-Transfer-Encoding: 7bit\r\n$"));
+	assert_null(strstr(msg, "keyword"));
+	/* the envelope still comes from the letter */
+	assert_string_equal(po_letter_envelope_from(l), "ann@example.com");
+	free(h);
+	free(msg);
+	/* Bcc: refused at once */
+	assert_int_equal(po_letter_add_header_line(l, "Bcc: s@example.com"),
+			 PO_EHEADER);
+	assert_non_null(strstr(po_last_error(), "blind copies"));
+	assert_int_equal(po_letter_add_header_line(l, "bcc : s@example.com"),
+			 PO_EHEADER);
+	po_letter_free(l);
+
+	/* the body's fields: refused when rendering, before any byte */
+	{
+		static const char *const lines[] = {
+			"Content-Type: text/html", "content-transfer-encoding: base64",
+			"Content-Disposition: attachment", "MIME-Version: 2.0"};
+
+		for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+			l = simple_letter("body");
+			assert_po_ok(po_letter_add_header_line(l, lines[i]));
+			assert_int_equal(po_reader_new(l, 0, &r), PO_EHEADER);
+			assert_null(r);
+			po_letter_free(l);
+		}
+	}
+}
+
 static void test_encoding_choice(void **state)
 {
 	static const struct {
@@ -569,6 +625,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simple_letter),
 		cmocka_unit_test(test_supplied_date_and_id),
+		cmocka_unit_test(test_raw_lines_replace_generated),
 		cmocka_unit_test(test_part_headers_beat_letter),
 		cmocka_unit_test(test_encoding_choice),
 		cmocka_unit_test(test_long_line_goes_qp),

@@ -100,6 +100,57 @@ display names go to the header, bare addresses to the envelope."
       (is (string= "Sender Name <sender@example.org>"
                    (jget python "headers" "From"))))))
 
+(test header-lines-replace-and-refuse
+  "A :HEADERS line for a field the letter has replaces it (one of each
+on the wire); Allegro's way of sending HTML, a Content-Type line with a
+string message, makes the text part HTML, attachments or not; a Bcc
+line and Content-* lines with a MIME part message are refused before
+anything is sent; \"MIME-Version: 1.0\" is not doubled."
+  (flet ((fields (letter name)
+           (loop for (field . value) in (header-fields
+                                          (map 'string #'code-char
+                                               (captured-letter-octets
+                                                letter)))
+                 when (string-equal field name)
+                   collect value)))
+    (with-captured-letters (box)
+      (send-letter "127.0.0.1:1" *from* *to* "<p>Hello</p>"
+                   :subject "keyword"
+                   :headers '("Subject: from the line"
+                              "MIME-Version: 1.0"
+                              "Content-Type: text/html; charset=utf-8"
+                              "Content-Transfer-Encoding: quoted-printable"))
+      (send-letter "127.0.0.1:1" *from* *to* "<p>Hi</p>"
+                   :headers "Content-Type: text/html"
+                   :attachments (make-mime-part :text "notes"
+                                                :attachmentp t
+                                                :name "notes.txt"))
+      (destructuring-bind (html mixed) (captured-letters box)
+        (is (equal '("from the line") (fields html "Subject")))
+        (is (equal '("1.0") (fields html "MIME-Version")))
+        (is (equal '("text/html; charset=\"utf-8\"")
+                   (fields html "Content-Type")))
+        (is (equal '("quoted-printable")
+                   (fields html "Content-Transfer-Encoding")))
+        (is (= 1 (length (fields mixed "Content-Type"))))
+        (is (contains (first (fields mixed "Content-Type"))
+                      "multipart/mixed"))
+        (is (contains (map 'string #'code-char (captured-letter-octets mixed))
+                      (format nil "Content-Type: text/html; ~
+charset=\"utf-8\"~c~c" #\Return #\Newline)))
+        (is (equalp '(("notes.txt" "text/plain" #(110 111 116 101 115)))
+                    (captured-letter-attachments mixed))))
+      (signals smtp-argument-error
+        (send-letter "127.0.0.1:1" *from* *to* "x"
+                     :headers "Bcc: hidden@example.com"))
+      (signals smtp-argument-error
+        (send-letter "127.0.0.1:1" *from* *to* (make-mime-part :text "x")
+                     :headers "Content-Type: text/html"))
+      (signals smtp-argument-error
+        (send-letter "127.0.0.1:1" *from* *to* "x"
+                     :headers "MIME-Version: 2.0"))
+      (is (= 2 (length (captured-letters box)))))))
+
 (test headers-and-unicode
   "Raw header lines (string or list, trailing newline removed), a
 non-ASCII subject encoded (read back by Python), part headers beating
