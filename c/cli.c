@@ -429,6 +429,31 @@ static void split_server(const char *spec, char **host, unsigned *port)
 	*port = (unsigned)p;
 }
 
+/* A server reply on one line: the lines of a multi-line reply joined
+ * with " / ", as in po_smtp_errmsg. */
+static void put_reply(const char *reply)
+{
+	for (; *reply; reply++) {
+		if (*reply == '\r')
+			continue;
+		if (*reply == '\n')
+			fputs(" / ", stderr);
+		else
+			fputc(*reply, stderr);
+	}
+}
+
+/* The refused recipients, one line each. */
+static void put_refused(po_smtp *s)
+{
+	for (size_t i = 0; i < po_smtp_refused_count(s); i++) {
+		fprintf(stderr, PROG ": refused %s: ",
+			po_smtp_refused_address(s, i));
+		put_reply(po_smtp_refused_reply(s, i));
+		fputc('\n', stderr);
+	}
+}
+
 static int send_smtp(const struct opts *o, po_letter *l)
 {
 	po_smtp *s = po_smtp_new();
@@ -460,7 +485,8 @@ static int send_smtp(const struct opts *o, po_letter *l)
 		check(po_smtp_set_auth_mechanisms(s, o->auth), "--auth");
 	if (o->timeout_s)
 		po_smtp_set_timeouts(s, o->timeout_s * 1000,
-				     o->timeout_s * 1000, 0, 0);
+				     o->timeout_s * 1000,
+				     o->timeout_s * 1000, 0);
 	if (o->partial)
 		po_smtp_set_partial_delivery(s, 1);
 	if (o->trace)
@@ -482,13 +508,13 @@ static int send_smtp(const struct opts *o, po_letter *l)
 			fprintf(stderr,
 				PROG ": the server may have accepted the "
 				"letter: check before sending it again\n");
+		/* with --partial every recipient was refused: say which */
+		if (o->partial && po_smtp_refused_count(s) > 1)
+			put_refused(s);
 		po_smtp_free(s);
 		return 1;
 	}
-	for (size_t i = 0; i < po_smtp_refused_count(s); i++)
-		fprintf(stderr, PROG ": refused %s: %s\n",
-			po_smtp_refused_address(s, i),
-			po_smtp_refused_reply(s, i));
+	put_refused(s);
 	if (po_smtp_credentials_unused(s))
 		fprintf(stderr,
 			PROG ": warning: the server offered no AUTH; the "

@@ -437,10 +437,13 @@ PO_EXTERN void po_reader_free(po_reader *reader);
  * then returns PO_EBUSY (libcurl's reuse matching is unsafe across them).
  *
  * After po_smtp_send returns, the outcome accessors below describe it.
- * PO_OK means the server accepted the letter (250 after the final dot); a
- * failed QUIT afterwards does not change that.  Any other status means it
- * did not, except that po_smtp_outcome_unknown() reports the one case where
- * the final dot was sent and no reply came back.
+ * PO_OK means the server accepted the letter (a 2xx reply, read once the
+ * final dot was sent); a failed QUIT afterwards does not change that.  Any
+ * other status means it did not, except that po_smtp_outcome_unknown()
+ * reports the one case where the final dot was sent and no reply came
+ * back.  (A server that breaks the protocol by replying 250 in the middle
+ * of the message, before the dot, cannot be told apart through libcurl,
+ * which reads that reply only after sending the dot.)
  */
 typedef struct po_smtp po_smtp;
 
@@ -549,7 +552,10 @@ PO_EXTERN int po_smtp_set_auth_mechanisms(po_smtp *smtp, const char *mechs);
 /* po_smtp_set_timeouts - in milliseconds; 0 keeps the current value, a
  * negative value means no limit.  connect: TCP + TLS handshake; reply:
  * each server reply (and QUIT on close); stall: sending makes no
- * progress; total: one whole send.
+ * progress; total: one whole send.  libcurl counts the reply timeout in
+ * whole seconds, and after a timeout the QUIT it sends gets at most one
+ * more second: a stalled server is given up within the timeout plus
+ * about two seconds at worst.
  * Returns: PO_OK. */
 PO_EXTERN int po_smtp_set_timeouts(po_smtp *smtp, long connect_ms,
 				   long reply_ms, long stall_ms,

@@ -898,7 +898,9 @@ static int on_reply(po_smtp *s)
 		}
 		break;
 	case ST_EOD:
-		s->accepted = code == 250;
+		/* RFC 5321 §4.2.1: the first digit decides; libcurl wants 250
+		 * exactly and fails a 251, but the server has the letter */
+		s->accepted = code / 100 == 2;
 		break;
 	case ST_DATA:
 		/* the 354 is a go-ahead, not an outcome: what counts next is
@@ -1371,6 +1373,14 @@ static int attempt(po_smtp *s, struct curl_slist *rcpts, const char *from,
 		s->creds_unused = s->conn_creds_unused;
 	if (cc == CURLE_OK && !s->abort_status && !s->reader_status)
 		return PO_OK;
+	if (cc == CURLE_WEIRD_SERVER_REPLY && s->accepted &&
+	    s->step == ST_EOD && !s->abort_status && !s->reader_status) {
+		/* a 2xx other than 250 to the final dot: accepted all the same,
+		 * and a failure here would invite a duplicate; libcurl has
+		 * closed the connection */
+		s->conn_known = 0;
+		return PO_OK;
+	}
 	/* libcurl closes the connection after any failure */
 	s->conn_known = 0;
 	status = classify_failure(s, cc);
@@ -1398,9 +1408,14 @@ int po_smtp_send(po_smtp *s, po_letter *l)
 	size_t i, n;
 	int status;
 
-	if (!s || !l)
+	if (!s)
 		return po__fail(PO_EINVAL, "po_smtp_send: NULL argument");
 	clear_outcome(s);
+	if (!l) {
+		status = po__fail(PO_EINVAL, "po_smtp_send: NULL letter");
+		s->errmsg = strdup(po_last_error());
+		return status;
+	}
 	status = po_init();
 	if (status)
 		return status;

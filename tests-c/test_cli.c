@@ -292,7 +292,9 @@ static void test_send_smtp(void **state)
 static void test_send_ipv6_and_refusal(void **state)
 {
 	const char *args[] = {"--host", "::1", "--refuse",
-			      "bad@example.com=550 5.1.1 No such user", NULL};
+			      "bad@example.com=550 5.1.1 No such user",
+			      "--refuse", "busy@example.com=450 4.2.1 Busy",
+			      NULL};
 	char server[40];
 	fixture f;
 	struct run r;
@@ -321,6 +323,16 @@ static void test_send_ipv6_and_refusal(void **state)
 		"x", NULL);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.err, "refused bad@example.com"));
+	done(&r);
+	/* --partial and every recipient refused: each is named */
+	r = run((const char *[]){"send", "--server", server, "--partial",
+				 "--from", "a@example.com", "--to",
+				 "bad@example.com", "--to", "busy@example.com",
+				 NULL},
+		"x", NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "refused bad@example.com: 550 5.1.1"));
+	assert_non_null(strstr(r.err, "refused busy@example.com: 450 4.2.1"));
 	done(&r);
 	/* no STARTTLS offered: refused, with what to try */
 	r = run((const char *[]){"send", "--server", server, "--starttls",

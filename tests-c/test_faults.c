@@ -144,6 +144,10 @@ static const struct fault faults[] = {
 	{"eod 554", R("--at", "eod", "--do", "reply", "--reply",
 		      "554 5.7.1 Spam"),
 	 0, 0, PO_EMESSAGE, 554, 0},
+	/* RFC 5321: the first digit decides; libcurl alone wants 250 */
+	{"eod 251", R("--at", "eod", "--do", "reply", "--reply",
+		      "251 2.1.5 Queued elsewhere"),
+	 0, 0, PO_OK, 251, 0},
 	{"eod close", R("--at", "eod", "--do", "close"), 0, 0, PO_ECONNLOST,
 	 0, 1},
 	{"eod stall", R("--at", "eod", "--do", "stall"), 0, 0, PO_ETIMEOUT, 0,

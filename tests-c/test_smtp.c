@@ -253,6 +253,10 @@ static void test_starttls_required(void **state)
 	/* verified against the test CA */
 	s = tls_to(&f, PO_TLS_STARTTLS);
 	assert_po_ok(po_smtp_send(s, l));
+	/* a call that fails at once leaves no outcome of the last one */
+	assert_int_equal(po_smtp_send(s, NULL), PO_EINVAL);
+	assert_int_equal(po_smtp_reply_code(s), 0);
+	assert_true(contains(po_smtp_errmsg(s), "NULL letter"));
 	po_smtp_free(s);
 	assert_int_equal(fixture_wait_messages(&f, 1, 5000), 1);
 	j = json(&f, 1);
