@@ -247,7 +247,8 @@ static int check_raw_lines(const po_letter *l, int *mime_version_given)
 		if (po__hdr_split(line, strlen(line), &name_len, &value,
 				  &value_len))
 			continue;
-		if (name_len == 12 && strncasecmp(line, "MIME-Version", 12) == 0) {
+		if (name_len == 12 &&
+		    strncasecmp(line, "MIME-Version", 12) == 0) {
 			while (value_len && (value[value_len - 1] == ' ' ||
 					     value[value_len - 1] == '\t'))
 				value_len--;
@@ -686,21 +687,21 @@ static int put_letter_headers(po_reader *r, po_letter *l)
 	int generated, rc = PO_OK;
 
 /* part headers and then the caller's raw lines beat the arguments */
-#define PART_HAS(name)                                                      \
+#define SUPPLIED(name)                                                      \
 	(po__pairs_get(ph, name) != NULL || raw_line_value(l, name, &n))
-	if (!PART_HAS("From"))
+	if (!SUPPLIED("From"))
 		rc = po__hdr_addresses(&r->mem, "From", &l->from, 1);
-	if (!rc && l->to.n && !PART_HAS("To"))
+	if (!rc && l->to.n && !SUPPLIED("To"))
 		rc = po__hdr_addresses(&r->mem, "To", l->to.v, l->to.n);
-	if (!rc && l->cc.n && !PART_HAS("Cc"))
+	if (!rc && l->cc.n && !SUPPLIED("Cc"))
 		rc = po__hdr_addresses(&r->mem, "Cc", l->cc.v, l->cc.n);
-	if (!rc && l->subject && !PART_HAS("Subject"))
+	if (!rc && l->subject && !SUPPLIED("Subject"))
 		rc = po__hdr_unstructured(&r->mem, "Subject", l->subject,
 					  strlen(l->subject));
-	if (!rc && l->reply_to.n && !PART_HAS("Reply-To"))
+	if (!rc && l->reply_to.n && !SUPPLIED("Reply-To"))
 		rc = po__hdr_addresses(&r->mem, "Reply-To", l->reply_to.v,
 				       l->reply_to.n);
-	if (!rc && !PART_HAS("Date")) {
+	if (!rc && !SUPPLIED("Date")) {
 		format_date(date, time(NULL));
 		if (po__buf_puts(&r->mem, "Date: ") ||
 		    po__buf_puts(&r->mem, date) ||
@@ -716,7 +717,7 @@ static int put_letter_headers(po_reader *r, po_letter *l)
 		rc = po__fail(PO_ENOMEM, NULL);
 	if (!rc && (r->flags & PO_RENDER_BCC) && l->bcc.n)
 		rc = po__hdr_addresses(&r->mem, "Bcc", l->bcc.v, l->bcc.n);
-#undef PART_HAS
+#undef SUPPLIED
 	for (size_t i = 0; !rc && i < l->nlines; i++)
 		rc = po__hdr_raw(&r->mem, l->lines[i], strlen(l->lines[i]));
 	return rc;
