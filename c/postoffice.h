@@ -238,6 +238,9 @@ PO_EXTERN int po_part_add_param(po_part *part, const char *name,
  * endings; if a text part held in memory cannot be sent that way (a line
  * over 998 octets, a bare CR, a lone "." line, or non-ASCII octets under
  * 7bit) quoted-printable is used instead.  Multiparts take no encoding.
+ * A message/rfc822 part (a .eml file) takes none either: RFC 2046 §5.2.1
+ * allows only 7bit, 8bit and binary there, so it goes as it is (7bit or
+ * 8bit) when its lines allow, else as application/octet-stream in base64.
  * Returns: PO_OK, PO_EENCODING, PO_EINVAL (multipart), PO_ENOMEM. */
 PO_EXTERN int po_part_set_encoding(po_part *part, const char *encoding);
 

@@ -39,6 +39,10 @@ struct item {
 	enum codec codec;
 	int qp_text;
 	int check_lines;       /* C_CANON from a reader: enforce 998 */
+	const char *cte;       /* IT_BODY: the encoding's name, if not the
+				  codec's or the part's (message/rfc822) */
+	const char *type;      /* IT_BODY: the Content-Type to write instead
+				  of the part's, or NULL */
 };
 
 struct po_reader {
@@ -459,6 +463,41 @@ out:
 	return rc;
 }
 
+/* RFC 2046 §5.2.1: a message/rfc822 body may only be 7bit, 8bit or
+ * binary, whatever encoding was asked for (Allegro's rules give every
+ * file base64): a forwarded letter goes as it is when its lines allow,
+ * else as an application/octet-stream attachment in base64, rather than
+ * as a message no reader can open. */
+static int choose_rfc822(const po_part *p, struct item *it)
+{
+	po__scan s;
+	int rc;
+
+	it->qp_text = 0;
+	if (p->src == PO__SRC_READER) {
+		/* not known before it is read: 8bit, lines checked */
+		it->codec = C_CANON;
+		it->check_lines = 1;
+		it->cte = "8bit";
+		return PO_OK;
+	}
+	if (p->src == PO__SRC_FILE) {
+		rc = scan_file(p->path, &s);
+		if (rc)
+			return rc;
+	} else {
+		po__scan_bytes(p->data, p->len, &s);
+	}
+	if (fits_canonical(&s, 0)) {
+		it->codec = C_CANON;
+		it->cte = s.nonascii ? "8bit" : "7bit";
+	} else {
+		it->codec = C_BASE64;
+		it->type = "application/octet-stream";
+	}
+	return PO_OK;
+}
+
 static int choose_codec(const po_part *p, struct item *it)
 {
 	int textual = po__part_textual(p);
@@ -468,6 +507,8 @@ static int choose_codec(const po_part *p, struct item *it)
 
 	it->qp_text = textual;
 	it->check_lines = 0;
+	if (p->type && strcasecmp(p->type, "message/rfc822") == 0)
+		return choose_rfc822(p, it);
 	switch (enc) {
 	case PO__ENC_BASE64:
 		it->codec = C_BASE64;
@@ -512,6 +553,8 @@ static int choose_codec(const po_part *p, struct item *it)
 
 static const char *codec_name(const po_part *p, const struct item *it)
 {
+	if (it->cte)
+		return it->cte;
 	if (it->codec == C_BASE64)
 		return "base64";
 	if (it->codec == C_QP)
@@ -538,6 +581,12 @@ static int put_content_fields(po_reader *r, const po_part *p,
 	size_t np = 0, i, want;
 	int rc;
 
+	/* the encoding first: for message/rfc822 it can change the type */
+	if (body) {
+		rc = choose_codec(p, body);
+		if (rc)
+			return rc;
+	}
 	want = p->params.n + 2;
 	if (want > sizeof params / sizeof params[0]) {
 		pv = malloc(want * sizeof *pv);
@@ -547,19 +596,17 @@ static int put_content_fields(po_reader *r, const po_part *p,
 	/* Allegro's order: boundary, charset, then the caller's. */
 	if (p->src == PO__SRC_MULTI)
 		pv[np++] = (po__param){"boundary", p->boundary};
-	if (p->charset)
+	if (p->charset && !(body && body->type))
 		pv[np++] = (po__param){"charset", p->charset};
 	for (i = 0; i < p->params.n; i++)
 		pv[np++] = (po__param){p->params.name[i], p->params.value[i]};
-	rc = po__hdr_params(&r->mem, "Content-Type", p->type, pv, np);
+	rc = po__hdr_params(&r->mem, "Content-Type",
+			    body && body->type ? body->type : p->type, pv, np);
 	if (pv != params)
 		free(pv);
 	if (rc)
 		return rc;
 	if (body) {
-		rc = choose_codec(p, body);
-		if (rc)
-			return rc;
 		if (po__buf_printf(&r->mem, "Content-Transfer-Encoding: %s\r\n",
 				   codec_name(p, body)))
 			return po__fail(PO_ENOMEM, NULL);

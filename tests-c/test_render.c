@@ -424,6 +424,62 @@ static void test_file_removed_after_part_made(void **state)
 	po_letter_free(l);
 }
 
+/* A forwarded letter (.eml, message/rfc822) goes as it is, 7bit or 8bit
+ * even when base64 was asked for (RFC 2046 §5.2.1 allows no other); one
+ * whose lines do not allow that goes as application/octet-stream. */
+static void test_message_rfc822(void **state)
+{
+#define C(s) s, sizeof s - 1
+	static const struct {
+		const char *content;
+		size_t len;
+		const char *type, *cte, *body;
+	} cases[] = {
+		{C("Subject: hi\n\nold letter\n"), "message/rfc822", "7bit",
+		 "Subject: hi\r\n\r\nold letter\r\n"},
+		{C("Subject: =?utf-8?q?x?=\n\nGr\xc3\xbc\xc3\x9f" "e\n"),
+		 "message/rfc822", "8bit",
+		 "Subject: =?utf-8?q?x?=\r\n\r\nGr\xc3\xbc\xc3\x9f" "e\r\n"},
+		{C("Subject: nul\n\na\0b\n"), "application/octet-stream",
+		 "base64", "U3ViamVjdDogbnVsCgphAGIK\r\n"},
+	};
+#undef C
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char path[] = "/tmp/po-test-XXXXXX.eml", want[128], *msg, *at;
+		int fd = mkstemps(path, 4);
+		po_letter *l = simple_letter("see the letter");
+		po_part *m = po_part_new_multipart(NULL), *f;
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, cases[i].content, cases[i].len),
+				 (ssize_t)cases[i].len);
+		close(fd);
+		assert_po_ok(po_part_new_file(path, &f));
+		/* what Allegro's rules ask for every file */
+		assert_po_ok(po_part_set_encoding(f, "base64"));
+		assert_po_ok(po_part_add(m, po_part_new_text("see", 3, NULL)));
+		assert_po_ok(po_part_add(m, f));
+		assert_po_ok(po_letter_set_body(l, m));
+		msg = render(l, 0, NULL);
+		snprintf(want, sizeof want,
+			 "Content-Type: %s\r\nContent-Transfer-Encoding: %s\r\n",
+			 cases[i].type, cases[i].cte);
+		at = strstr(msg, want);
+		if (!at)
+			print_error("case %zu:\n%s\n", i, msg);
+		assert_non_null(at);
+		at = strstr(at, "\r\n\r\n");
+		assert_non_null(at);
+		assert_memory_equal(at + 4, cases[i].body,
+				    strlen(cases[i].body));
+		free(msg);
+		po_letter_free(l);
+		unlink(path);
+	}
+}
+
 static void test_lf_mode(void **state)
 {
 	po_letter *l = simple_letter("a\nb\n");
@@ -626,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_simple_letter),
 		cmocka_unit_test(test_supplied_date_and_id),
 		cmocka_unit_test(test_raw_lines_replace_generated),
+		cmocka_unit_test(test_message_rfc822),
 		cmocka_unit_test(test_part_headers_beat_letter),
 		cmocka_unit_test(test_encoding_choice),
 		cmocka_unit_test(test_long_line_goes_qp),
