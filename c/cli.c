@@ -100,6 +100,15 @@ static void usage_error(const char *what, const char *arg)
 	exit(2);
 }
 
+/* A flag that takes one value: given twice is a usage error, not the
+ * last one silently winning. */
+static void once(const char **slot, const char *flag, const char *v)
+{
+	if (*slot)
+		usage_error("given twice", flag);
+	*slot = v;
+}
+
 static void push(struct list *l, const char *s)
 {
 	if (l->n == l->cap) {
@@ -152,7 +161,7 @@ static void parse(int argc, char **argv, struct opts *o)
 			}
 		if (v) {
 			if (!strcmp(a, "--from"))
-				o->from = v;
+				once(&o->from, a, v);
 			else if (!strcmp(a, "--to"))
 				push(&o->to, v);
 			else if (!strcmp(a, "--cc"))
@@ -160,7 +169,7 @@ static void parse(int argc, char **argv, struct opts *o)
 			else if (!strcmp(a, "--bcc"))
 				push(&o->bcc, v);
 			else if (!strcmp(a, "--subject"))
-				o->subject = v;
+				once(&o->subject, a, v);
 			else if (!strcmp(a, "--reply-to"))
 				push(&o->reply_to, v);
 			else if (!strcmp(a, "--header"))
@@ -168,19 +177,19 @@ static void parse(int argc, char **argv, struct opts *o)
 			else if (!strcmp(a, "--attach"))
 				push(&o->attach, v);
 			else if (!strcmp(a, "--body-file"))
-				o->body_file = v;
+				once(&o->body_file, a, v);
 			else if (!strcmp(a, "--server"))
-				o->server = v;
+				once(&o->server, a, v);
 			else if (!strcmp(a, "--program"))
-				o->program = v;
+				once(&o->program, a, v);
 			else if (!strcmp(a, "--login"))
-				o->login = v;
+				once(&o->login, a, v);
 			else if (!strcmp(a, "--password-file"))
-				o->password_file = v;
+				once(&o->password_file, a, v);
 			else if (!strcmp(a, "--cafile"))
-				o->cafile = v;
+				once(&o->cafile, a, v);
 			else if (!strcmp(a, "--auth"))
-				o->auth = v;
+				once(&o->auth, a, v);
 			else if (!strcmp(a, "--timeout")) {
 				char *end;
 

@@ -202,6 +202,13 @@ static void test_render_errors(void **state)
 		NULL);
 	assert_clean_failure(&r, 2, "--server");
 	done(&r);
+	/* a one-value flag given twice: no silent last-one-wins */
+	r = run((const char *[]){"render", "--from", "a@example.com", "--to",
+				 "b@example.com", "--subject", "one",
+				 "--subject", "two", NULL},
+		"x", NULL);
+	assert_clean_failure(&r, 2, "given twice: --subject");
+	done(&r);
 }
 
 static void test_send_smtp(void **state)
