@@ -463,6 +463,15 @@ out:
 	return rc;
 }
 
+/* po__scan_bytes for a part whose octets are at hand: a file or bytes. */
+static int scan_part(const po_part *p, po__scan *s)
+{
+	if (p->src == PO__SRC_FILE)
+		return scan_file(p->path, s);
+	po__scan_bytes(p->data, p->len, s);
+	return PO_OK;
+}
+
 /* RFC 2046 §5.2.1: a message/rfc822 body may only be 7bit, 8bit or
  * binary, whatever encoding was asked for (Allegro's rules give every
  * file base64): a forwarded letter goes as it is when its lines allow,
@@ -481,13 +490,9 @@ static int choose_rfc822(const po_part *p, struct item *it)
 		it->cte = "8bit";
 		return PO_OK;
 	}
-	if (p->src == PO__SRC_FILE) {
-		rc = scan_file(p->path, &s);
-		if (rc)
-			return rc;
-	} else {
-		po__scan_bytes(p->data, p->len, &s);
-	}
+	rc = scan_part(p, &s);
+	if (rc)
+		return rc;
 	if (fits_canonical(&s, 0)) {
 		it->codec = C_CANON;
 		it->cte = s.nonascii ? "8bit" : "7bit";
@@ -540,13 +545,9 @@ static int choose_codec(const po_part *p, struct item *it)
 		it->check_lines = 1;
 		return PO_OK;
 	}
-	if (p->src == PO__SRC_FILE) {
-		rc = scan_file(p->path, &s);
-		if (rc)
-			return rc;
-	} else {
-		po__scan_bytes(p->data, p->len, &s);
-	}
+	rc = scan_part(p, &s);
+	if (rc)
+		return rc;
 	it->codec = fits_canonical(&s, enc == PO__ENC_7BIT) ? C_CANON : C_QP;
 	return PO_OK;
 }
