@@ -81,7 +81,7 @@ coarse clock, a few milliseconds per tick)."
 (defun run-session (n port body)
   (send-one (server port) body)         ; warm-up, not timed
   (let ((t0 (now)) (c0 (cpu)))
-    (net.post-office:with-smtp-connection (c (server port))
+    (postoffice:with-smtp-connection (c (server port))
       (dotimes (i n)
         (send-one c body)))
     (report-rate n (- (now) t0) (- (cpu) c0))))

@@ -13,7 +13,7 @@
 ;;;    "127.0.0.1:2525" '("ann@example.net" "bob@example.net"))
 
 (defpackage :smtp-example-bulk
-  (:use :cl :net.post-office)
+  (:use :cl :postoffice)
   (:export #:send-newsletter))
 
 (in-package :smtp-example-bulk)

@@ -18,7 +18,7 @@
 ;;;    '(:program . "cat > /tmp/letter.eml"))
 
 (defpackage :smtp-example-program
-  (:use :cl :net.post-office)
+  (:use :cl :postoffice)
   (:export #:send-through-program))
 
 (in-package :smtp-example-program)

@@ -14,7 +14,7 @@
 ;;;    '("ann@example.net" "nobody@example.net"))
 
 (defpackage :smtp-example-restarts
-  (:use :cl :net.post-office)
+  (:use :cl :postoffice)
   (:export #:send-robustly))
 
 (in-package :smtp-example-restarts)

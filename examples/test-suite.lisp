@@ -15,7 +15,7 @@
 ;;;   (fiveam:run! 'smtp-example-test-suite::welcome-mail)
 
 (defpackage :smtp-example-test-suite
-  (:use :cl :net.post-office :fiveam)
+  (:use :cl :postoffice :fiveam)
   (:export #:send-welcome #:welcome-mail))
 
 (in-package :smtp-example-test-suite)

@@ -24,31 +24,50 @@ and argument errors.")
     mime-part-parts mime-part-boundary)
   "Allegro's exported functions.")
 
+(defparameter *allegro-names*
+  (append *allegro-functions*
+          '(decode-header-text mime-get-header
+            with-mime-part-constructed-stream mime-part-constructed))
+  "Every name NET.POST-OFFICE exports: Allegro's, and no other.")
+
 (test exports
-  "Allegro's names and ours are external in NET.POST-OFFICE;
-*SMTP-DEBUG* exists but is internal, as in Allegro."
-  (dolist (name (append *allegro-functions*
-                        '(mime-get-header with-mime-part-constructed-stream
-                          mime-part-constructed with-smtp-connection reload
-                          *smtp-timeout* *libpostoffice-path*
-                          smtp-condition smtp-error smtp-argument-error
-                          smtp-file-error smtp-input-error
-                          smtp-connection-error smtp-tls-error
-                          smtp-authentication-error smtp-transaction-error
-                          smtp-transient-error smtp-permanent-error
-                          smtp-recipient-error smtp-transient-recipient-error
-                          smtp-permanent-recipient-error smtp-program-error
-                          smtp-program-not-found smtp-warning
-                          smtp-credentials-unused smtp-recipients-refused
-                          smtp-error-code smtp-error-command
-                          smtp-error-enhanced-code smtp-error-reply
-                          smtp-error-refused-recipients smtp-error-status
-                          smtp-error-server smtp-error-outcome-unknown
-                          smtp-error-exit-status smtp-error-stderr
-                          smtp-error-stdout)))
+  "NET.POST-OFFICE exports Allegro's names and nothing else, so ported
+code that uses it collides with nothing of ours; POSTOFFICE re-exports
+them and exports our additions; *SMTP-DEBUG* is internal in
+NET.POST-OFFICE, as in Allegro, and external in POSTOFFICE."
+  (let ((external '()))
+    (do-external-symbols (symbol :net.post-office)
+      (push symbol external))
+    (is (null (set-exclusive-or external *allegro-names*))
+        "NET.POST-OFFICE exports ~s, not exactly Allegro's names"
+        (set-difference external *allegro-names*))
+    (dolist (symbol external)
+      (is (eq :external (nth-value 1 (find-symbol (symbol-name symbol)
+                                                  :postoffice)))
+          "~s is not re-exported from POSTOFFICE" symbol)))
+  (do-external-symbols (symbol :postoffice)
+    (is (eq (find-package :net.post-office) (symbol-package symbol))
+        "~s is not a symbol of NET.POST-OFFICE" symbol))
+  (dolist (name '(with-smtp-connection reload
+                  *smtp-timeout* *libpostoffice-path* *smtp-debug*
+                  smtp-condition smtp-error smtp-argument-error
+                  smtp-file-error smtp-input-error
+                  smtp-connection-error smtp-tls-error
+                  smtp-authentication-error smtp-transaction-error
+                  smtp-transient-error smtp-permanent-error
+                  smtp-recipient-error smtp-transient-recipient-error
+                  smtp-permanent-recipient-error smtp-program-error
+                  smtp-program-not-found smtp-warning
+                  smtp-credentials-unused smtp-recipients-refused
+                  smtp-error-code smtp-error-command
+                  smtp-error-enhanced-code smtp-error-reply
+                  smtp-error-refused-recipients smtp-error-status
+                  smtp-error-server smtp-error-outcome-unknown
+                  smtp-error-exit-status smtp-error-stderr
+                  smtp-error-stdout))
     (is (eq :external (nth-value 1 (find-symbol (symbol-name name)
-                                                :net.post-office)))
-        "~s is not exported" name))
+                                                :postoffice)))
+        "~s is not exported from POSTOFFICE" name))
   (dolist (name *allegro-functions*)
     (is (fboundp name)))
   (is (macro-function 'mime-get-header))

@@ -964,9 +964,9 @@ exported."
                   decode-header-text retry-send
                   continue-without-refused-recipients use-mail-server))
     (is (eq :external (nth-value 1 (find-symbol (symbol-name name)
-                                                :net.post-office)))
+                                                :postoffice)))
         "~s is not exported" name))
-  (do-external-symbols (symbol :net.post-office)
+  (do-external-symbols (symbol :postoffice)
     (when (fboundp symbol)
       (is (documentation symbol 'function) "~s has no function docstring"
           symbol))

@@ -10,10 +10,10 @@
   (require :sb-introspect))
 
 (defpackage :net.post-office.tests
-  (:use :cl :fiveam :net.post-office)
-  (:import-from :net.post-office #:*smtp-debug*))
+  (:use :cl :fiveam :postoffice))
 
 (in-package :net.post-office.tests)
 
 (def-suite :smtp
-  :description "All tests of the smtp system (package NET.POST-OFFICE).")
+  :description "All tests of the smtp system (packages NET.POST-OFFICE and
+POSTOFFICE).")
