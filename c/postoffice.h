@@ -115,7 +115,11 @@ PO_EXTERN int po_init(void);
 	XX(EPROGRAM, 39, "program failed")                                 \
 	XX(EABORTED, 40, "aborted by callback")                            \
 	XX(ETRANSPORT, 41, "transport error")                              \
-	XX(ESTATE, 42, "operation not valid in this state")
+	XX(ESTATE, 42, "operation not valid in this state")                \
+	XX(ESIZE, 43, "letter larger than the server accepts")             \
+	XX(E8BIT, 44, "server does not accept 8-bit data")                 \
+	XX(EDSN, 45, "server does not support DSN")                        \
+	XX(EREQUIRETLS, 46, "REQUIRETLS not possible")
 
 enum po_status {
 #define PO__ENUM(name, code, text) PO_##name = code,
@@ -382,6 +386,33 @@ PO_EXTERN const char *po_letter_envelope_from(const po_letter *letter);
 PO_EXTERN size_t po_letter_recipient_count(const po_letter *letter);
 PO_EXTERN const char *po_letter_recipient(const po_letter *letter, size_t i);
 
+/* Delivery status notifications (RFC 3461), asked of the server with the
+ * letter: NOTIFY= on every RCPT (with ORCPT=rfc822;<address> for ASCII
+ * addresses), RET= and ENVID= on MAIL.  A server that does not offer DSN
+ * refuses the letter before MAIL with PO_EDSN (requested notifications
+ * never vanish silently).  The program transport ignores them. */
+#define PO_DSN_NOTIFY_NEVER 0x1
+#define PO_DSN_NOTIFY_SUCCESS 0x2
+#define PO_DSN_NOTIFY_FAILURE 0x4
+#define PO_DSN_NOTIFY_DELAY 0x8
+#define PO_DSN_RET_FULL 1 /* return the whole letter in a failure report */
+#define PO_DSN_RET_HDRS 2 /* return its headers only */
+
+/* po_letter_set_dsn_notify - when the recipients' servers report: NEVER
+ * alone, or any of SUCCESS, FAILURE, DELAY; 0 clears (the server's
+ * default, usually FAILURE and DELAY, without asking).
+ * Returns: PO_OK, PO_EINVAL (NEVER with another, unknown bits). */
+PO_EXTERN int po_letter_set_dsn_notify(po_letter *letter, unsigned notify);
+
+/* po_letter_set_dsn_ret - PO_DSN_RET_FULL or _HDRS; 0 clears.
+ * Returns: PO_OK, PO_EINVAL. */
+PO_EXTERN int po_letter_set_dsn_ret(po_letter *letter, int ret);
+
+/* po_letter_set_dsn_envid - an envelope identifier the reports quote
+ * (1 to 100 printable ASCII characters, sent xtext-encoded); NULL clears.
+ * Returns: PO_OK, PO_EINVAL. */
+PO_EXTERN int po_letter_set_dsn_envid(po_letter *letter, const char *envid);
+
 /* ======================================================================
  * Rendering: the wire form, pulled chunk by chunk
  *
@@ -399,6 +430,12 @@ typedef struct po_reader po_reader;
 #define PO_RENDER_BCC 0x1 /* write a Bcc: header (program transport) */
 #define PO_RENDER_LF 0x2  /* end lines with LF instead of CRLF (for Lisp
 			     character streams; never for the wire) */
+#define PO_RENDER_7BIT 0x4 /* no octet >= 0x80 in the output (a server
+			      without 8BITMIME, RFC 6152): entities that
+			      would go 8bit or binary go quoted-printable,
+			      message/rfc822 ones as base64
+			      application/octet-stream; headers and raw
+			      letters are left as they are */
 
 /* po_reader_new - start rendering letter.  Everything is validated here -
  * sender, recipients (at least one), headers, parts, files still
@@ -578,6 +615,14 @@ PO_EXTERN int po_smtp_set_ehlo_name(po_smtp *smtp, const char *name);
  * PO_ERECIPIENT when none was.  Returns: PO_OK. */
 PO_EXTERN int po_smtp_set_partial_delivery(po_smtp *smtp, int on);
 
+/* po_smtp_set_require_tls - 1: every letter carries REQUIRETLS (RFC
+ * 8689): the servers that relay it must use verified TLS all the way, or
+ * return it.  Refused before MAIL with PO_EREQUIRETLS unless the
+ * connection is TLS with a verified certificate (not with
+ * po_smtp_set_verify(s, 0)) and the server offers REQUIRETLS.  Default
+ * 0.  Returns: PO_OK. */
+PO_EXTERN int po_smtp_set_require_tls(po_smtp *smtp, int on);
+
 /* po_smtp_set_keep_alive - 1 (default): after a letter the connection
  * stays open for the next po_smtp_send (a session).  0: each letter gets
  * a connection of its own, closed with QUIT before po_smtp_send returns
@@ -670,6 +715,88 @@ PO_EXTERN int po_smtp_outcome_unknown(const po_smtp *smtp);
 /* po_smtp_connection_reused - 1 if the last send ran on a connection kept
  * from an earlier one. */
 PO_EXTERN int po_smtp_connection_reused(const po_smtp *smtp);
+
+/* ======================================================================
+ * Queued letters: po_pool
+ *
+ * A pool sends the letters submitted to it over its own connection(s) to
+ * one server, driven by po_pool_run from the calling thread.  With
+ * PIPELINING each letter costs one round trip: its MAIL, RCPT and DATA
+ * go in the same flight as the previous letter's end of data.  Today a
+ * pool has one connection.
+ *
+ * Outcomes are exact.  A letter completes once: sent (PO_OK), refused
+ * (the refusal's status and reply), or failed.  po_result_outcome_unknown
+ * is 1 only for a letter whose end of data went out with no reply (the
+ * server may have it: never resend blindly).  A letter whose commands
+ * went out behind a failure on the connection was not delivered: it is
+ * queued again, on a fresh connection (at most twice), never reported as
+ * sent.  A letter refused by the server leaves the connection open (RSET
+ * rides with the next letter's MAIL); a 421 or a lost connection opens a
+ * new one for the letters still queued.
+ *
+ * Not thread-safe: one pool is used by one thread at a time.
+ */
+typedef struct po_pool po_pool;
+typedef struct po_result po_result;
+
+/* po_pool_new - a pool with the settings of config (server, TLS,
+ * credentials, timeouts, trace, partial delivery, REQUIRETLS: copied;
+ * config can be freed or reused at once).  Keep-alive is always on.
+ * Returns: the pool, NULL on OOM or when config has no server
+ * (po_last_error says why). */
+PO_EXTERN po_pool *po_pool_new(const po_smtp *config);
+
+/* po_pool_free - close the connection (QUIT, bounded by the close
+ * timeout) and free the pool with every letter not yet taken from
+ * po_pool_next (the letters themselves stay the caller's). */
+PO_EXTERN void po_pool_free(po_pool *pool);
+
+/* po_pool_submit - queue letter.  It is rendered and checked now (every
+ * input error is returned here, before anything is sent) and borrowed:
+ * it must stay alive and unchanged until its result has come out of
+ * po_pool_next.  tag is the caller's, returned with the result.
+ * Returns: PO_OK, an input error (as po_reader_new), PO_ENOMEM. */
+PO_EXTERN int po_pool_submit(po_pool *pool, po_letter *letter, void *tag);
+
+/* po_pool_run - send: run the connection until every submitted letter
+ * has completed, or timeout_ms (<= 0: no limit) has passed; each
+ * letter's own timeouts (the handle's reply, stall and total timeouts)
+ * apply in any case.  Completed letters wait in po_pool_next.
+ * Returns: PO_OK when nothing is left to send, PO_ETIMEOUT when
+ * timeout_ms ran out first (call again to go on). */
+PO_EXTERN int po_pool_run(po_pool *pool, long timeout_ms);
+
+/* po_pool_pending - letters submitted and not yet completed. */
+PO_EXTERN size_t po_pool_pending(const po_pool *pool);
+
+/* po_pool_next - the next completed letter, in completion order, or NULL.
+ * The caller owns it: po_result_free. */
+PO_EXTERN po_result *po_pool_next(po_pool *pool);
+
+/* po_result_free - free a result (not its letter). */
+PO_EXTERN void po_result_free(po_result *result);
+
+/* A result's accessors: the tag and letter given to po_pool_submit; the
+ * status (PO_OK when the server accepted the letter) and the outcome's
+ * details, as the po_smtp_* accessors of the same names describe them.
+ * Strings are borrowed from the result ("" when absent). */
+PO_EXTERN void *po_result_tag(const po_result *result);
+PO_EXTERN po_letter *po_result_letter(const po_result *result);
+PO_EXTERN int po_result_status(const po_result *result);
+PO_EXTERN int po_result_reply_code(const po_result *result);
+PO_EXTERN const char *po_result_enhanced_code(const po_result *result);
+PO_EXTERN const char *po_result_reply(const po_result *result);
+PO_EXTERN const char *po_result_command(const po_result *result);
+PO_EXTERN const char *po_result_errmsg(const po_result *result);
+PO_EXTERN const char *po_result_message_id(const po_result *result);
+PO_EXTERN size_t po_result_refused_count(const po_result *result);
+PO_EXTERN const char *po_result_refused_address(const po_result *result,
+						size_t i);
+PO_EXTERN int po_result_refused_code(const po_result *result, size_t i);
+PO_EXTERN const char *po_result_refused_reply(const po_result *result,
+					      size_t i);
+PO_EXTERN int po_result_outcome_unknown(const po_result *result);
 
 /* ======================================================================
  * The program transport: pipe the letter to a program (sendmail -t)

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -552,6 +553,40 @@ static int choose_codec(const po_part *p, struct item *it)
 	return PO_OK;
 }
 
+/* PO_RENDER_7BIT, for a server without 8BITMIME (RFC 6152): no octet
+ * >= 0x80 may leave.  An entity that would go as it is (8bit, binary, or
+ * unknown until read) goes quoted-printable, or, for message/rfc822
+ * (which RFC 2046 §5.2.1 allows only 7bit, 8bit or binary), as a base64
+ * application/octet-stream attachment; ASCII content is labelled 7bit. */
+static int force_7bit(const po_part *p, struct item *it)
+{
+	int rfc822 = p->type && strcasecmp(p->type, "message/rfc822") == 0;
+	po__scan s;
+	int rc;
+
+	if (it->codec != C_CANON)
+		return PO_OK;
+	if (p->src != PO__SRC_READER) {
+		rc = scan_part(p, &s);
+		if (rc)
+			return rc;
+		if (!s.nonascii) {
+			it->cte = "7bit";
+			return PO_OK;
+		}
+	}
+	it->check_lines = 0;
+	it->cte = NULL;
+	if (rfc822) {
+		it->codec = C_BASE64;
+		it->type = "application/octet-stream";
+	} else {
+		it->codec = C_QP;
+		it->qp_text = po__part_textual(p);
+	}
+	return PO_OK;
+}
+
 static const char *codec_name(const po_part *p, const struct item *it)
 {
 	if (it->cte)
@@ -585,6 +620,8 @@ static int put_content_fields(po_reader *r, const po_part *p,
 	/* the encoding first: for message/rfc822 it can change the type */
 	if (body) {
 		rc = choose_codec(p, body);
+		if (!rc && (r->flags & PO_RENDER_7BIT))
+			rc = force_7bit(p, body);
 		if (rc)
 			return rc;
 	}
@@ -1134,4 +1171,76 @@ void po_reader_free(po_reader *r)
 	free(r->in);
 	free(r->out);
 	free(r);
+}
+
+/* ---------------------------------------------------------------------
+ * What the SMTP transaction needs to know before MAIL */
+
+static int has_8bit(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
+int po__reader_8bit(const po_reader *r)
+{
+	size_t i;
+
+	if (has_8bit(r->mem.p, r->mem.len))
+		return 1;
+	for (i = 0; i < r->nitems; i++) {
+		const struct item *it = &r->items[i];
+
+		if (it->kind != IT_BODY || it->codec != C_CANON)
+			continue;
+		if (!it->part) /* a raw letter */
+			return r->fn ? 1 : has_8bit(r->mp, r->mleft);
+		if (it->cte ? strcmp(it->cte, "7bit") != 0
+			    : it->part->encoding == PO__ENC_8BIT ||
+				      it->part->encoding == PO__ENC_BINARY ||
+				      it->part->src == PO__SRC_READER)
+			return 1;
+	}
+	return 0;
+}
+
+int po__reader_size_bound(const po_reader *r, unsigned long long *out)
+{
+	unsigned long long total = 0, n;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < r->nitems; i++) {
+		const struct item *it = &r->items[i];
+
+		if (it->kind == IT_MEM) {
+			total += it->len;
+			continue;
+		}
+		if (!it->part) {
+			if (r->fn)
+				return 0;
+			n = r->mleft;
+		} else if (it->part->src == PO__SRC_FILE) {
+			if (stat(it->part->path, &st) != 0)
+				return 0;
+			n = (unsigned long long)st.st_size;
+		} else if (it->part->src == PO__SRC_READER) {
+			return 0;
+		} else {
+			n = it->part->len;
+		}
+		if (it->codec == C_BASE64) /* at least 54 octets a line */
+			total += (n + 53) / 54 * 78;
+		else if (it->codec == C_QP) /* =XX, and a soft break a line */
+			total += 3 * n + n / 8 + 8;
+		else /* a LF may become CRLF, a last CRLF may be added */
+			total += 2 * n + 2;
+	}
+	*out = total;
+	return 1;
 }
