@@ -923,8 +923,14 @@ static int on_reply(po__sess *ss)
 			ss->abort_status = PO_EHELO;
 			return 0;
 		}
-		if (code / 100 == 2)
+		if (code / 100 == 2) {
 			ss->saw_ehlo = 1;
+			snprintf(ss->ehlo_cmd, sizeof ss->ehlo_cmd, "%s",
+				 ss->cmd);
+			ss->ehlo_code = code;
+			free(ss->ehlo_reply);
+			ss->ehlo_reply = strdup(ss->reply ? ss->reply : "");
+		}
 		break;
 	default:
 		break;
@@ -1219,6 +1225,7 @@ static void sess_reset(po__sess *ss, const po__config *cfg)
 {
 	po__buf_free(&ss->line);
 	free(ss->reply);
+	free(ss->ehlo_reply);
 	memset(ss, 0, sizeof *ss);
 	ss->cfg = cfg;
 	ss->sock = CURL_SOCKET_BAD;
@@ -1340,6 +1347,8 @@ void po__sess_close(po__sess *ss)
 	po__buf_free(&ss->line);
 	free(ss->reply);
 	ss->reply = NULL;
+	free(ss->ehlo_reply);
+	ss->ehlo_reply = NULL;
 }
 
 int po__sess_send(po__sess *ss, const void *buf, size_t len, size_t *n)

@@ -128,6 +128,9 @@ typedef struct po__sess {
 	unsigned long size_seen;
 	int code;       /* the last complete reply */
 	char *reply;
+	char ehlo_cmd[512]; /* the last EHLO (or HELO) and its reply: what */
+	int ehlo_code;      /* a refusal on capabilities names */
+	char *ehlo_reply;
 	char errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *connect_to;
 } po__sess;

@@ -431,7 +431,8 @@ static int precheck(po__conn *c, po_result *j)
 	unsigned long long size;
 	po__result *r = &j->res;
 
-	po__result_reply(r, "", 0, NULL, NULL);
+	/* refusals on what the EHLO reply offered name it (a 250) */
+	po__result_reply(r, ss->ehlo_cmd, ss->ehlo_code, NULL, ss->ehlo_reply);
 	if (l->smtputf8 && !(ss->caps & PO__CAP_SMTPUTF8))
 		return po__result_fail(
 			r, PO_ESMTPUTF8, NULL,

@@ -222,10 +222,10 @@ least recently used idle handle is freed when that makes more than
       (with-foreign-call (%po-smtp-free old)))))
 
 (defun free-idle-handles ()
-  "Frees the idle handles of the pool.  Each holds two file descriptors
-(libcurl's internal wake-up socket pair) though no connection; a program
-that counts its descriptors, or is about to fork many children, can call
-this first.  Safe at any time: handles in use are not in the pool.
+  "Frees the idle handles of the pool.  Each holds memory only: no
+connection and no file descriptor (a connection's libcurl handles are
+freed with it); a program that wants the memory back can call this.
+Safe at any time: handles in use are not in the pool.
 Returns the number of handles freed."
   (let ((idle (with-lock (*handle-pool-lock*)
                 (shiftf *handle-pool* '()))))
