@@ -558,20 +558,27 @@ static int put_body(po__conn *c)
 	size_t n = 0;
 	int rc;
 
-	rc = po_reader_read(j->reader, c->raw, BODY_CHUNK, &n);
-	if (rc) {
-		/* a render error after the body began (a file that changed,
-		 * a reader callback that failed): never the final dot */
-		conn_abort(c, j, rc, po_last_error());
-		return PO_OK;
-	}
-	if (n) {
+	/* up to BODY_CHUNK octets a write; a short letter and its final dot
+	 * (and the next envelope) go in one */
+	for (;;) {
+		rc = po_reader_read(j->reader, c->raw, BODY_CHUNK, &n);
+		if (rc) {
+			/* a render error after the body began (a file that
+			 * changed, a reader callback that failed): never the
+			 * final dot */
+			conn_abort(c, j, rc, po_last_error());
+			return PO_OK;
+		}
+		if (!n)
+			break;
 		if (stuff(c, c->raw, n, j->seven)) {
 			conn_abort(c, j, PO_E8BIT,
 				   "an octet >= 0x80 in a letter to a server "
 				   "without 8BITMIME; nothing was delivered");
+			return PO_OK;
 		}
-		return PO_OK;
+		if (c->out.len >= BODY_CHUNK)
+			return PO_OK;
 	}
 	/* RFC 5321 §4.1.1.4: the data ends with CRLF "." CRLF */
 	if (po__buf_puts(&c->out, c->bol ? ".\r\n" : "\r\n.\r\n"))
