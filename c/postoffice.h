@@ -467,7 +467,18 @@ PO_EXTERN int po_reader_read(po_reader *reader, void *buf, size_t len,
 PO_EXTERN void po_reader_free(po_reader *reader);
 
 /* ======================================================================
- * SMTP delivery through libcurl
+ * SMTP delivery
+ *
+ * libcurl opens each connection (DNS, connect, proxies, TLS, STARTTLS,
+ * EHLO, AUTH: CONNECT_ONLY); from MAIL on the transaction is the
+ * library's own, using what the server's EHLO reply offers: PIPELINING
+ * (MAIL, every RCPT and DATA in one flight: two round trips a letter;
+ * without it one command at a time), SIZE (the letter's size on MAIL; a
+ * letter over the server's limit is refused before MAIL, PO_ESIZE),
+ * 8BITMIME (BODY=8BITMIME; without it 8-bit parts are re-encoded and
+ * nothing above 127 is sent, a raw 8-bit letter is refused, PO_E8BIT),
+ * SMTPUTF8, DSN (po_letter_set_dsn_*; PO_EDSN when not offered) and
+ * REQUIRETLS (po_smtp_set_require_tls).
  *
  * A po_smtp handle holds a server, its TLS settings and credentials, and
  * at most one open connection.  Sending one letter: po_smtp_new, the
@@ -481,9 +492,12 @@ PO_EXTERN void po_reader_free(po_reader *reader);
  * final dot was sent); a failed QUIT afterwards does not change that.  Any
  * other status means it did not, except that po_smtp_outcome_unknown()
  * reports the one case where the final dot was sent and no reply came
- * back.  (A server that breaks the protocol by replying 250 in the middle
- * of the message, before the dot, cannot be told apart through libcurl,
- * which reads that reply only after sending the dot.)
+ * back.  A letter aborted after its body began (a reader or file error,
+ * a timeout, a reply in the middle of the body) never gets its final dot:
+ * the connection is shut down under it, and it was not sent.  A refused
+ * letter keeps the connection (RSET is sent before the next letter); a
+ * timeout, a lost connection or a 421 closes it, and the next send opens
+ * a new one.
  */
 typedef struct po_smtp po_smtp;
 
@@ -515,10 +529,8 @@ typedef struct po_smtp po_smtp;
 
 /* Trace callback: one line, without its line ending.  AUTH payloads and
  * every client line after a 334 challenge are replaced by "<masked>";
- * body bytes are never traced.  The QUIT that closes a session's
- * connection (po_smtp_close, po_smtp_free) is not shown: libcurl sends it
- * from its connection cache, out of our sight.  With keep-alive off it
- * ends each letter's transfer, and is shown.
+ * body bytes are never traced.  Every command is shown, the closing QUIT
+ * included.
  * Must return normally. */
 typedef void (*po_trace_fn)(void *userdata, int direction,
 			    const char *line, size_t len);
@@ -592,10 +604,10 @@ PO_EXTERN int po_smtp_set_auth_mechanisms(po_smtp *smtp, const char *mechs);
 /* po_smtp_set_timeouts - in milliseconds; 0 keeps the current value, a
  * negative value means no limit.  connect: TCP + TLS handshake; reply:
  * each server reply (and QUIT on close); stall: sending makes no
- * progress; total: one whole send.  libcurl counts the reply timeout in
- * whole seconds, and after a timeout the QUIT it sends gets at most one
- * more second: a stalled server is given up within the timeout plus
- * about two seconds at worst.
+ * progress; total: one whole send.  While a connection is set up (up to
+ * AUTH) libcurl counts the reply timeout in whole seconds; from MAIL on
+ * every timeout is kept to the millisecond, and a timeout closes the
+ * connection without waiting for anything more.
  * Returns: PO_OK. */
 PO_EXTERN int po_smtp_set_timeouts(po_smtp *smtp, long connect_ms,
 				   long reply_ms, long stall_ms,
@@ -608,8 +620,12 @@ PO_EXTERN int po_smtp_set_timeouts(po_smtp *smtp, long connect_ms,
  * PO_ENOMEM. */
 PO_EXTERN int po_smtp_set_ehlo_name(po_smtp *smtp, const char *name);
 
-/* po_smtp_set_partial_delivery - 0 (default): all or nothing, the first
- * refused recipient aborts the letter before DATA.  1: deliver to the
+/* po_smtp_set_partial_delivery - 0 (default): all or nothing, a refused
+ * recipient aborts the letter (without PIPELINING before the next RCPT;
+ * with it, once the flight is answered: if DATA was already accepted
+ * for the other recipients the body is ended without its final dot and
+ * the connection closed, so that they get nothing, never an empty
+ * letter).  1: deliver to the
  * accepted recipients, and report the refused ones (po_smtp_refused_*);
  * po_smtp_send still returns PO_OK when at least one was accepted and
  * PO_ERECIPIENT when none was.  Returns: PO_OK. */
@@ -637,14 +653,21 @@ PO_EXTERN int po_smtp_set_trace(po_smtp *smtp, po_trace_fn fn,
 				void *userdata);
 
 /* po_smtp_send - deliver letter.  Renders it (po_reader_new's checks come
- * first, before connecting), opens or reuses the connection, and runs
- * MAIL, RCPT (each recipient), DATA and the message.  A reused connection
- * found stale before DATA (421, reset) is retried once on a fresh one.
+ * first, before connecting), opens or reuses the connection, checks what
+ * the server offers (SMTPUTF8, SIZE, 8BITMIME, DSN, REQUIRETLS: a refusal
+ * there sends nothing and keeps the connection), and runs MAIL, RCPT
+ * (each recipient), DATA and the message, pipelined when the server
+ * offers PIPELINING.  A reused connection found stale before the message
+ * went out (closed, or a 421) is retried once on a fresh one; never after
+ * DATA's 354.
  * Returns: PO_OK when the server accepted the letter; otherwise the
  * failure (PO_EDNS, PO_ECONNECT, PO_ETLS, PO_ECERT, PO_ESTARTTLS,
  * PO_EAUTH, PO_EAUTHMECH, PO_EGREETING, PO_EHELO, PO_ESENDER,
  * PO_ERECIPIENT, PO_EDATA, PO_EMESSAGE, PO_ETIMEOUT, PO_ECONNLOST,
- * PO_EPROTOCOL, PO_ESMTPUTF8, PO_EREADER, PO_EIO, an input error, ...). */
+ * PO_EPROTOCOL (a reply that does not fit its command, more replies than
+ * commands, a reply in the middle of the message), PO_ESMTPUTF8,
+ * PO_ESIZE, PO_E8BIT, PO_EDSN, PO_EREQUIRETLS, PO_EREADER, PO_EIO, an
+ * input error, ...). */
 PO_EXTERN int po_smtp_send(po_smtp *smtp, po_letter *letter);
 
 /* Results of po_smtp_vrfy. */
@@ -655,7 +678,8 @@ PO_EXTERN int po_smtp_send(po_smtp *smtp, po_letter *letter);
 
 /* po_smtp_vrfy - send VRFY what (a local part or an address) and classify
  * the reply into *result_out (PO_VRFY_*); the reply code is in
- * po_smtp_reply_code().
+ * po_smtp_reply_code().  The connection stays open for the next VRFY or
+ * letter (unless keep-alive is off).
  * Returns: PO_OK when a reply was read, or a connection error. */
 PO_EXTERN int po_smtp_vrfy(po_smtp *smtp, const char *what, int *result_out);
 
