@@ -207,11 +207,10 @@ static void job_done(po__conn *c, po_result *j)
 
 /* Back to the queue, as if never begun: onto the list h/t, or (h NULL)
  * the front of the queue. */
-static int job_requeue(po__conn *c, po_result *j, po_result **h,
-		       po_result **t)
+static void job_requeue(po__conn *c, po_result *j, po_result **h,
+			po_result **t)
 {
 	char *mid = j->res.message_id;
-	int rc;
 
 	unlink_job(&c->a_head, &c->a_tail, j);
 	if (c->body == j)
@@ -223,21 +222,12 @@ static int job_requeue(po__conn *c, po_result *j, po_result **h,
 	j->sent = j->pending = j->accepted = 0;
 	j->mail_ok = j->failed = j->go = j->seven = 0;
 	j->retries++;
-	po_reader_free(j->reader);
-	j->reader = NULL;
-	rc = po_reader_new(j->letter, 0, &j->reader);
-	if (rc) {
-		j->res.status = rc;
-		j->res.errmsg = strdup(po_last_error());
-		push(&c->d_head, &c->d_tail, j);
-		j->state = J_DONE;
-		return rc;
-	}
+	/* its reader was not read (the body had not begun): it serves
+	 * again, as it is (a 7-bit rendering suits any server) */
 	if (h)
 		push(h, t, j);
 	else
 		push_front(&c->q_head, &c->q_tail, j);
-	return PO_OK;
 }
 
 /* Put the list h/t in front of the queue, in its order. */
@@ -505,6 +495,7 @@ static int begin(po__conn *c)
 			continue;
 		}
 		j->state = J_ENVELOPE;
+		j->started = po__now_ms(); /* its total timeout starts */
 		j->res.reused = c->ss.letters > 0;
 		j->res.creds_unused = c->ss.creds_unused;
 		c->ss.letters++;
@@ -757,6 +748,22 @@ static void conn_closing(po__conn *c)
 
 	for (j = c->a_head; j; j = next) {
 		next = j->next;
+		if (j->go) {
+			/* its body began: never sent twice */
+			if (j->state == J_EOD) {
+				job_fail(j, PO_ECONNLOST, ".", 0, NULL,
+					 "waiting for the reply to the end "
+					 "of the message",
+					 "the server closed");
+				j->res.unknown = 1;
+			} else {
+				job_fail(j, PO_ECONNLOST, "DATA", 0, NULL,
+					 "sending the message",
+					 "the server closed");
+			}
+			job_done(c, j);
+			continue;
+		}
 		job_requeue(c, j, &h, &t);
 	}
 	splice_front(c, h, t);
@@ -937,8 +944,11 @@ static void on_reply(po__conn *c, int code, const char *text)
 		job_done(c, j);
 		break;
 	case K_RSET:
-		if (!pos)
-			c->dead = 1;
+		if (!pos) {
+			/* a server that cannot reset: start afresh */
+			conn_closing(c);
+			return;
+		}
 		break;
 	case K_QUIT:
 		c->dead = 1;
@@ -955,17 +965,18 @@ static void on_reply(po__conn *c, int code, const char *text)
 	}
 	if (code == 421) {
 		/* RFC 5321 §3.8: the server is closing the connection */
-		if (j) {
+		if (j && j->state != J_DONE) {
 			j->pending = 0;
 			j->mail_ok = 0;
+			/* a reused connection found closing before the letter
+			 * went out: once more, on a fresh one (conn_closing
+			 * requeues it with the others, in order) */
 			if (j->res.reused && !j->go && j->retries == 0 &&
-			    j->state == J_ENVELOPE) {
+			    j->state == J_ENVELOPE)
 				trace_info(c, "stale connection, retrying on a "
 					      "new one");
-				job_requeue(c, j, NULL, NULL);
-			} else if (j->state != J_DONE) {
+			else
 				job_done(c, j);
-			}
 		}
 		conn_closing(c);
 		return;
@@ -1292,7 +1303,6 @@ int po_smtp_send(po_smtp *s, po_letter *l)
 		return po__fail(PO_ENOMEM, NULL);
 	}
 	s->frozen = 1;
-	j->started = po__now_ms();
 	push(&c->q_head, &c->q_tail, j);
 	run(c, j, 0);
 	unlink_job(&c->d_head, &c->d_tail, j);
@@ -1439,7 +1449,6 @@ int po_pool_submit(po_pool *p, po_letter *l, void *tag)
 		job_free(j);
 		return po__fail(rc, "%s", po_last_error());
 	}
-	j->started = po__now_ms();
 	push(&p->conn->q_head, &p->conn->q_tail, j);
 	p->submitted++;
 	return PO_OK;
@@ -1449,10 +1458,6 @@ int po_pool_run(po_pool *p, long timeout_ms)
 {
 	if (!p)
 		return po__fail(PO_EINVAL, "po_pool_run: no pool");
-	/* a letter's total time counts from when it is first worked on */
-	for (po_result *j = p->conn->q_head; j; j = j->next)
-		if (!j->state)
-			j->started = po__now_ms();
 	return run(p->conn, NULL,
 		   timeout_ms > 0 ? po__now_ms() + timeout_ms : 0);
 }

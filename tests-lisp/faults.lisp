@@ -648,6 +648,90 @@ and after the final dot (the outcome is then unknown)."
 the 1 s timeout and well before twice it plus slack."
   (run-fault-group (stall-faults)))
 
+(defun pipelined (faults)
+  "FAULTS again, against a faultd that offers PIPELINING: MAIL, the
+RCPTs and DATA go in one flight and each fault hits that position of it;
+every expectation stays the same, but that every RCPT refused is
+reported."
+  (mapcar (lambda (fault)
+            (let ((copy (copy-fault fault)))
+              (setf (fault-name copy) (format nil "~a (pipelined)"
+                                              (fault-name fault))
+                    (fault-rules copy) (append (fault-rules fault)
+                                               '("--pipelining")))
+              ;; every RCPT went out in the flight: each refusal is
+              ;; reported, where lockstep stops at the first
+              (when (and (fault-refused fault)
+                         (member "rcpt" (fault-rules fault) :test #'equal))
+                (setf (fault-refused copy) *fault-rcpts*))
+              copy))
+          (remove-if-not (lambda (fault)
+                           (some (lambda (step)
+                                   (member step (fault-rules fault)
+                                           :test (lambda (a b)
+                                                   (and (stringp b)
+                                                        (eql 0 (search a b))))))
+                                 '("mail" "rcpt" "data" "body" "eod")))
+                         faults)))
+
+(test fault-pipelined
+  "Refusals, closes and stalls at each position of a pipelined flight
+(MAIL, the second RCPT of three, every RCPT, DATA, the body, the end of
+data): the same conditions, codes, commands and outcomes as in lockstep
+\(and every refused recipient reported)."
+  (run-fault-group (pipelined (append (refusal-faults) (close-faults)
+                                      (stall-faults)))))
+
+(test fault-out-of-order-replies
+  "A server that answers DATA with 250, answers an RCPT with 354, or
+sends one reply too many, in a pipelined flight or in lockstep: an
+SMTP-CONNECTION-ERROR with status :EPROTOCOL, never a hang, never
+\"sent\"."
+  (dolist (rules '(("--pipelining" "--at" "data" "--do" "reply" "--reply"
+                    "250 2.0.0 Ok")
+                   ("--pipelining" "--at" "rcpt" "--do" "reply" "--reply"
+                    "354 Go ahead")
+                   ("--pipelining" "--at" "rcpt" "--do" "extra" "--reply"
+                    "250 2.1.5 Extra")
+                   ("--at" "mail" "--do" "extra" "--reply"
+                    "250 2.1.0 Extra")))
+    (with-fault-server (f rules)
+      (let ((e (handler-case (send-letter (server f :timeout 2) *fault-from*
+                                          "one@example.com" "order")
+                 (error (e) e))))
+        (is (typep e 'smtp-connection-error) "~s: ~s" rules e)
+        (is (and (typep e 'smtp-error) (eq :eprotocol (smtp-error-status e)))
+            "~s: ~a" rules e)
+        (is (null (letters f)) "~s" rules)))))
+
+(test fault-rset-keeps-connection
+  "After a letter whose recipient is refused, the connection stays open:
+RSET, and the next letter goes on it (lockstep and pipelined)."
+  (dolist (extra '(() ("--pipelining")))
+    (with-fault-server (f (list* "--at" "rcpt=bad@example.com" "--do" "reply"
+                                 "--reply" "550 5.1.1 No such user" extra))
+      (with-smtp-connection (c (server f))
+        (signals smtp-permanent-recipient-error
+          (send-letter c *fault-from* "bad@example.com" "refused"))
+        (is (eq t (send-letter c *fault-from* "one@example.com" "next"))))
+      (is (= 1 (length (letters f))))
+      (is (= 1 (connection-count f)) "~s" extra)
+      (is (contains (transcript f) "C: RSET") "~s" extra))))
+
+(test fault-421-mid-session
+  "A server that answers a later letter's RCPT with 421 and closes: that
+letter had not gone out, and is sent once more on a new connection."
+  (dolist (extra '(() ("--pipelining")))
+    (with-fault-server (f (list* "--at" "rcpt=two@example.com" "--do"
+                                 "reply-close" "--reply"
+                                 "421 4.3.2 Shutting down" "--conn" "1"
+                                 extra))
+      (with-smtp-connection (c (server f))
+        (is (eq t (send-letter c *fault-from* "one@example.com" "first")))
+        (is (eq t (send-letter c *fault-from* "two@example.com" "second"))))
+      (is (= 2 (length (letters f))) "~s" extra)
+      (is (= 2 (connection-count f)) "~s" extra))))
+
 (test fault-tls-handshake
   "TLS handshakes that fail: garbage instead of a handshake after
 STARTTLS and with implicit TLS, a connection closed instead."
@@ -1003,7 +1087,14 @@ final dot, nothing is delivered, and the image keeps sending."
                      (is (contains log "C: DATA") "~a: ~a" what log)
                      (is (contains log "S: 354") "~a" what)
                      (is (not (contains log (format nil "C: .~%")))
-                         "~a: the final dot went out: ~a" what log))
+                         "~a: the final dot went out: ~a" what log)
+                     ;; the body ended with the connection: no QUIT (nor
+                     ;; anything else) was written into it
+                     (let ((tail (search "* body ended without the final dot"
+                                         log)))
+                       (is (not (null tail)) "~a: ~a" what log)
+                       (is (not (and tail (search "QUIT" log :start2 tail)))
+                           "~a: QUIT after the body: ~a" what log)))
                    (is (= k (length (letters f))) "~a" what)))))))
 
 (test fault-stream-error-on-connection
