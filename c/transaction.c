@@ -413,6 +413,13 @@ static int put_data(po__conn *c, po_result *j)
 	return put_cmd(c, "DATA", K_DATA, j, 0);
 }
 
+/* No CR, LF, NUL, '<' or '>' (RFC 5321 §4.1.2 paths), nor anything
+ * that would make a command line too long. */
+static int envelope_safe(const char *a)
+{
+	return a && strlen(a) < 512 && !strpbrk(a, "\r\n<>");
+}
+
 /* What refuses a letter before MAIL, on what the server offered. */
 static int precheck(po__conn *c, po_result *j)
 {
@@ -421,6 +428,18 @@ static int precheck(po__conn *c, po_result *j)
 	unsigned long long size;
 	po__result *r = &j->res;
 
+	/* the envelope goes into commands as it is: nothing in it may end
+	 * or add one (address.c refuses these already; this holds whatever
+	 * forms it comes to accept) */
+	if (!envelope_safe(po_letter_envelope_from(l)))
+		return po__result_fail(r, PO_EADDRESS, NULL,
+				       "the sender has a character that "
+				       "cannot go in MAIL FROM");
+	for (size_t i = 0; i < j->nrcpt; i++)
+		if (!envelope_safe(po__letter_rcpt(l, i)))
+			return po__result_fail(r, PO_EADDRESS, NULL,
+					       "a recipient has a character "
+					       "that cannot go in RCPT TO");
 	/* refusals on what the EHLO reply offered name it (a 250) */
 	po__result_reply(r, ss->ehlo_cmd, ss->ehlo_code, NULL, ss->ehlo_reply);
 	if (l->smtputf8 && !(ss->caps & PO__CAP_SMTPUTF8))

@@ -6,8 +6,9 @@ set -eu
 PACKAGES="gcc make pkg-config libcurl4-openssl-dev libidn2-dev libcmocka-dev
 sbcl ecl cl-cffi cl-fiveam cl-trivial-gray-streams python3 python3-aiosmtpd openssl postfix
 ca-certificates clang libclang-rt-14-dev"
-# Wanted by `make valgrind-test` and `make bench` only.
-[ "${PO_DEPS_EXTRA:-}" = 1 ] && PACKAGES="$PACKAGES valgrind time"
+# Wanted by `make valgrind-test` and `make bench` only (nodejs and npm:
+# the Nodemailer peer, installed by bench/run.sh into bench/node/).
+[ "${PO_DEPS_EXTRA:-}" = 1 ] && PACKAGES="$PACKAGES valgrind time nodejs npm"
 
 missing=""
 for p in $PACKAGES; do
