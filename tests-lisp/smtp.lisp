@@ -305,6 +305,28 @@ errors."
     (signals smtp-argument-error
       (send-letter (list* "localhost" bad) *from* *to* "x"))))
 
+(test server-host-check-bypass
+  "#7 item 5: a fullwidth @ (U+FF20), which IDNA maps to \"@\", and an
+IPv6 zone id holding \"]@host:port/\" are not ways to reach another host:
+SMTP-ARGUMENT-ERROR, and the server named by the trick sees no
+connection."
+  (with-faultd (f)
+    (let ((port (fixture-port f)))
+      (signals smtp-argument-error
+        (send-letter (format nil "mail.example.com~c127.0.0.1:~d"
+                             (code-char #xff20) port)
+                     *from* *to* "x"))
+      (signals smtp-argument-error
+        (send-letter (list (format nil "mail.example.com~c127.0.0.1"
+                                   (code-char #xff20))
+                           :port port)
+                     *from* *to* "x"))
+      (signals smtp-argument-error
+        (send-letter (list (format nil "fe80::1%a]@127.0.0.1:~d/x" port)
+                           :port 25)
+                     *from* *to* "x")))
+    (is (= 0 (connection-count f)))))
+
 (test non-ascii-file-names
   "A file with a non-ASCII name is attached under that name (RFC 2231),
 as Python reads it back."
