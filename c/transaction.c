@@ -36,7 +36,8 @@
 #include "encode.h"
 #include "session.h"
 
-#define BODY_CHUNK 65536
+#define BODY_CHUNK 65536  /* octets read from the renderer at a time */
+#define BODY_WRITE 262144 /* octets of body a write, at most about */
 #define IN_CHUNK 16384
 #define LINE_CAP 65536 /* a reply line longer than this is a protocol error */
 
@@ -534,21 +535,26 @@ static int begin(po__conn *c)
  * starts after LF.  Returns -1 when seven and an octet >= 0x80 shows. */
 static int stuff(po__conn *c, const unsigned char *in, size_t n, int seven)
 {
+	const unsigned char *p = in, *end = in + n, *nl;
 	char *o;
-	size_t i;
+	size_t len;
 
+	if (seven)
+		for (size_t i = 0; i < n; i++)
+			if (in[i] >= 0x80)
+				return -1;
 	if (po__buf_reserve(&c->out, 2 * n + 8))
 		return po__fail(PO_ENOMEM, NULL);
 	o = c->out.p + c->out.len;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = in[i];
-
-		if (seven && ch >= 0x80)
-			return -1;
-		if (c->bol && ch == '.')
+	while (p < end) {
+		if (c->bol && *p == '.')
 			*o++ = '.';
-		*o++ = (char)ch;
-		c->bol = ch == '\n';
+		nl = memchr(p, '\n', (size_t)(end - p));
+		len = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+		memcpy(o, p, len);
+		o += len;
+		p += len;
+		c->bol = nl != NULL;
 	}
 	c->out.len = (size_t)(o - c->out.p);
 	c->out.p[c->out.len] = '\0';
@@ -568,7 +574,7 @@ static int put_body(po__conn *c)
 	size_t n = 0;
 	int rc;
 
-	/* up to BODY_CHUNK octets a write; a short letter and its final dot
+	/* about BODY_WRITE octets a write; a short letter and its final dot
 	 * (and the next envelope) go in one */
 	for (;;) {
 		rc = po_reader_read(j->reader, c->raw, BODY_CHUNK, &n);
@@ -587,7 +593,7 @@ static int put_body(po__conn *c)
 				   "without 8BITMIME; nothing was delivered");
 			return PO_OK;
 		}
-		if (c->out.len >= BODY_CHUNK)
+		if (c->out.len >= BODY_WRITE)
 			return PO_OK;
 	}
 	/* RFC 5321 §4.1.1.4: the data ends with CRLF "." CRLF */

@@ -868,6 +868,47 @@ static void test_requiretls(void **state)
 	fixture_stop(&f);
 }
 
+/* Dot-stuffing across the renderer's chunks: a raw letter of lines that
+ * start with dots, long enough to span many reads and writes, arrives
+ * as it was (the server unstuffs), and no line of it ended the letter
+ * early. */
+static void test_dot_stuffing_across_chunks(void **state)
+{
+	fixture f;
+	po_smtp *s;
+	po_letter *l = po_letter_new();
+	size_t n = 0, cap = 400000, got;
+	char *raw = malloc(cap), *eml;
+	int i;
+
+	(void)state;
+	n += (size_t)snprintf(raw, cap, "Subject: dots\r\n\r\n");
+	/* lines of 1 to 97 octets, most starting with one or two dots */
+	for (i = 0; n < cap - 200; i++) {
+		int len = 1 + i % 97;
+
+		for (int k = 0; k < len; k++)
+			raw[n++] = k < 1 + i % 3 && i % 5 ? '.' : 'a' + i % 26;
+		raw[n++] = '\r';
+		raw[n++] = '\n';
+	}
+	assert_po_ok(po_letter_set_from(l, "sender@example.com"));
+	assert_po_ok(po_letter_add_to(l, "to@example.com"));
+	assert_po_ok(po_letter_set_raw(l, raw, n));
+	start(&f, NULL);
+	s = smtp_to(&f);
+	assert_po_ok(po_smtp_send(s, l));
+	po_smtp_free(s);
+	assert_int_equal(fixture_wait_messages(&f, 1, 5000), 1);
+	eml = fixture_read(&f, "0001.eml", &got);
+	assert_int_equal(got, n);
+	assert_memory_equal(eml, raw, n);
+	free(eml);
+	free(raw);
+	po_letter_free(l);
+	fixture_stop(&f);
+}
+
 /* ------------------------------------------------------------------
  * #7 item 5: the server host check */
 
@@ -925,6 +966,7 @@ int main(void)
 		cmocka_unit_test(test_8bitmime),
 		cmocka_unit_test(test_dsn),
 		cmocka_unit_test(test_requiretls),
+		cmocka_unit_test(test_dot_stuffing_across_chunks),
 		cmocka_unit_test(test_server_host_bypass),
 	};
 
