@@ -227,6 +227,44 @@ static void test_round_trips_many_recipients(void **state)
 	fixture_stop(&f);
 }
 
+/* One connection per letter (keep-alive off, Allegro's model): with
+ * PIPELINING the QUIT rides with the end of data, so connect to QUIT is
+ * four server turns: greeting, EHLO, the envelope, the body's end and
+ * QUIT together. */
+static void test_round_trips_one_shot(void **state)
+{
+	const char *args[] = {"--pipelining", NULL};
+	fixture f;
+	po_smtp *s;
+	po_letter *l = letter_to("to@example.com", "one shot");
+	char *t, *log;
+	int n, i;
+
+	(void)state;
+	start(&f, args);
+	s = smtp_to(&f);
+	assert_po_ok(po_smtp_set_keep_alive(s, 0));
+	for (i = 0; i < 2; i++) {
+		assert_po_ok(po_smtp_send(s, l));
+		assert_int_equal(po_smtp_reply_code(s), 250);
+		assert_int_equal(po_smtp_connection_reused(s), 0);
+	}
+	po_smtp_free(s);
+	assert_int_equal(fixture_wait_messages(&f, 2, 5000), 2);
+	for (i = 1; i <= 2; i++) {
+		t = turns(&f, i, &n);
+		assert_int_equal(n, 4);
+		assert_string_equal(t + strlen(t) - 8, "250 221\n");
+		free(t);
+		log = fixture_transcript(&f, i);
+		assert_true(contains(log, "C: QUIT"));
+		assert_false(contains(log, "* body before 354"));
+		free(log);
+	}
+	po_letter_free(l);
+	fixture_stop(&f);
+}
+
 /* Without PIPELINING: strictly one command at a time, each answered
  * before the next (what Postfix calls improper pipelining never
  * happens), and the body only after 354. */
@@ -953,6 +991,7 @@ int main(void)
 		cmocka_unit_test(test_round_trips_reused_connection),
 		cmocka_unit_test(test_round_trips_queued),
 		cmocka_unit_test(test_round_trips_many_recipients),
+		cmocka_unit_test(test_round_trips_one_shot),
 		cmocka_unit_test(test_lockstep_without_pipelining),
 		cmocka_unit_test(test_rset_keeps_connection),
 		cmocka_unit_test(test_421_mid_session_reconnects),
