@@ -550,6 +550,8 @@ static int send_smtp(const struct opts *o, po_letter *l)
 		po_smtp_set_partial_delivery(s, 1);
 	if (o->require_tls)
 		po_smtp_set_require_tls(s, 1);
+	/* one letter: with PIPELINING its QUIT rides with the end of data */
+	po_smtp_set_keep_alive(s, 0);
 	if (o->dsn_notify)
 		check(po_letter_set_dsn_notify(l, dsn_notify(o->dsn_notify)),
 		      "--dsn-notify");
