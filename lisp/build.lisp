@@ -34,6 +34,10 @@
 ;;; or make fails, NET.POST-OFFICE::LIBPOSTOFFICE-BUILD-ERROR (library.lisp;
 ;;; exported from POSTOFFICE) is signalled, naming what is missing and
 ;;; the Debian command that installs it, with make's output inside.
+;;;
+;;; When the library was rebuilt, ASDF 3.3 (SBCL's) also recompiles the
+;;; Lisp files after the component: it redoes what follows an action it
+;;; performed.  That happens only when a C file changed.
 
 (defpackage :net.post-office.build
   (:use :cl)
@@ -180,7 +184,7 @@ so (the Makefile knows best, e.g. that c/cli.c is not in the library)."
   (let ((date (file-date library)))
     (and date
          (or (newer-than-sources-p date root)
-             (zerop (nth-value 1 (apply #'run-shell "exec make -q \"$@\""
+             (eql 0 (nth-value 1 (apply #'run-shell "exec make -q \"$@\""
                                         (make-arguments root library))))))))
 
 (defun library-file (component)

@@ -284,7 +284,7 @@ DEPENDENCY-DIRECTORIES, and with CHECKOUT true, this checkout's too
      (when libpostoffice
        (list (format nil "LIBPOSTOFFICE=~a" libpostoffice))))))
 
-(defparameter *child-script*
+(defparameter *child-prologue*
   "(require :asdf)
 (setf *debugger-hook*
       (lambda (condition hook)
@@ -292,7 +292,11 @@ DEPENDENCY-DIRECTORIES, and with CHECKOUT true, this checkout's too
         (format t \"~&UNHANDLED ~a~%\" condition)
         (finish-output)
         (uiop:quit 4)))
-(handler-case (asdf:load-system \"smtp\")
+"
+  "What every child Lisp runs first: ASDF, and no debugger (status 4).")
+
+(defparameter *child-script*
+  "(handler-case (asdf:load-system \"smtp\")
   (error (e)
     (let ((class (find-symbol \"LIBPOSTOFFICE-BUILD-ERROR\" \"POSTOFFICE\")))
       (format t \"~&BUILD-ERROR ~a~%\" (and class (typep e class) t))
@@ -351,12 +355,12 @@ and a space, or NIL."
 (defun run-child (home &key wrapper (path (uiop:getenv "PATH"))
                           pkg-config libpostoffice checkout
                           (script *child-script*))
-  "Runs the Lisp code SCRIPT (a string, *CHILD-SCRIPT* by default) in a
-fresh Lisp with HOME and the environment of CHILD-ENVIRONMENT (PATH,
+  "Runs the Lisp code SCRIPT (a string, *CHILD-SCRIPT* by default) after
+*CHILD-PROLOGUE* in a fresh Lisp with HOME and the environment of CHILD-ENVIRONMENT (PATH,
 PKG-CONFIG, LIBPOSTOFFICE, CHECKOUT), behind the command prefix WRAPPER.
 Returns a CHILD."
   (let ((file (merge-pathnames "child.lisp" home)))
-    (write-file file script)
+    (write-file file (concatenate 'string *child-prologue* script))
     (multiple-value-bind (output error status)
         (uiop:run-program (append wrapper
                                   (list "timeout" "900" "/usr/bin/env" "-i")
@@ -616,14 +620,7 @@ command."
 ;;; (asdf:test-system "smtp")
 
 (defparameter *test-op-script*
-  "(require :asdf)
-(setf *debugger-hook*
-      (lambda (condition hook)
-        (declare (ignore hook))
-        (format t \"~&UNHANDLED ~a~%\" condition)
-        (finish-output)
-        (uiop:quit 4)))
-(asdf:load-system \"smtp/tests\")
+  "(asdf:load-system \"smtp/tests\")
 (in-package :net.post-office.tests)
 (def-suite :test-op-pass)
 (in-suite :test-op-pass)
