@@ -139,9 +139,9 @@ since permissions do not tell about read-only mounts or root."
 output (standard output and error together) and its exit status."
   (multiple-value-bind (output error status)
       (uiop:run-program (list* "/bin/sh" "-c"
-                               (concatenate 'string
-                                            "unset MAKEFLAGS MFLAGS MAKELEVEL; "
-                                            script)
+                               (concatenate
+                                'string "unset MAKEFLAGS MFLAGS MAKELEVEL; "
+                                script)
                                "sh" arguments)
                         :output :string :error-output :output
                         :ignore-error-status t)

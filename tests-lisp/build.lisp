@@ -67,7 +67,10 @@ _PATCH, as \"M.m.p\"."
 (defun make-variable (name &optional (directory (source-file "")))
   "The value of the variable NAME in the Makefile of DIRECTORY, as make
 sees it."
-  (trim (sh "make -s --no-print-directory -C \"$1\" --eval \"print-it: ; @echo \\$($2)\" print-it"
+  (trim (sh (concatenate 'string
+                         "unset MAKEFLAGS MFLAGS MAKELEVEL; "
+                         "make -s --no-print-directory -C \"$1\" "
+                         "--eval \"print-it: ; @echo \\$($2)\" print-it")
             (native directory) name)))
 
 ;;; ------------------------------------------------------------------
@@ -101,7 +104,9 @@ disagree."
                 (read-file-octets (source-file "c/postoffice.h")))
     (write-file (merge-pathnames "VERSION" dir) (format nil "9.8.7~%"))
     (multiple-value-bind (output status)
-        (sh "make -n -C \"$1\" build/libpostoffice.so" (native dir))
+        (sh (concatenate 'string "unset MAKEFLAGS MFLAGS MAKELEVEL; "
+                         "make -n -C \"$1\" build/libpostoffice.so")
+            (native dir))
       (is (not (eql 0 status)))
       (is (contains output (format nil "VERSION says 9.8.7 but ~
 c/postoffice.h says ~a" (header-version)))
@@ -186,7 +191,8 @@ make: *** [Makefile:72: build/obj/part.o] Error 1~%"))
          (report (princ-to-string c)))
     (is (null (libpostoffice-build-error-missing c)))
     (is (string= output (libpostoffice-build-error-output c)))
-    (is (contains report "`make -C /x/ build/libpostoffice.so` exited with status 2"))
+    (is (contains report (format nil "`make -C /x/ build/libpostoffice.so` ~
+exited with status 2")))
     (is (contains report "c/part.c:12:3: error: unknown type name 'foo'"))
     (is (not (contains report "foo x;")) "make's output is in the report: ~a"
         report)
@@ -356,9 +362,9 @@ and a space, or NIL."
                           pkg-config libpostoffice checkout
                           (script *child-script*))
   "Runs the Lisp code SCRIPT (a string, *CHILD-SCRIPT* by default) after
-*CHILD-PROLOGUE* in a fresh Lisp with HOME and the environment of CHILD-ENVIRONMENT (PATH,
-PKG-CONFIG, LIBPOSTOFFICE, CHECKOUT), behind the command prefix WRAPPER.
-Returns a CHILD."
+*CHILD-PROLOGUE* in a fresh Lisp with HOME and the environment of
+CHILD-ENVIRONMENT (PATH, PKG-CONFIG, LIBPOSTOFFICE, CHECKOUT), behind the
+command prefix WRAPPER.  Returns a CHILD."
   (let ((file (merge-pathnames "child.lisp" home)))
     (write-file file (concatenate 'string *child-prologue* script))
     (multiple-value-bind (output error status)
@@ -387,7 +393,8 @@ Without git, everything but build/ and .git/."
         (sh "cd \"$1\" || exit 1
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   git ls-files -z --cached --others --exclude-standard |
-    xargs -0 sh -c 'for f; do [ -f \"$f\" ] && printf \"%s\\0\" \"$f\"; done' sh |
+    xargs -0 sh -c 'for f; do
+      [ -f \"$f\" ] && printf \"%s\\0\" \"$f\"; done' sh |
     tar --null -T - -cf -
 else
   tar --exclude=./build --exclude=./.git -cf - .
@@ -415,7 +422,8 @@ user who is not root), or NIL if neither can be done here."
              (declare (ignore output error))
              (ignore-errors (delete-file (merge-pathnames ".ro" directory)))
              (eql 0 status))))
-    (let ((script "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\" && exec \"$@\""))
+    (let ((script "mount --bind \"$0\" \"$0\" &&
+mount -o remount,bind,ro \"$0\" && exec \"$@\""))
       (loop for wrapper in (list (list "unshare" "-rm" "/bin/sh" "-c" script
                                        (native directory))
                                  (list "unshare" "-m" "/bin/sh" "-c" script
@@ -586,8 +594,10 @@ command."
                                 "no modules" "libcurl" "libidn2"))
            ;; everything there, but make fails: its first error
            (let ((path (tool-directory home "failing-cc" tools)))
-             (sh "printf '#!/bin/sh\\necho \"cc: error: no luck\" >&2\\nexit 1\\n' >\"$1/cc\" && chmod +x \"$1/cc\""
-                 path)
+             (write-file (format nil "~a/cc" path)
+                         (format nil "#!/bin/sh~%~
+echo \"cc: error: no luck\" >&2~%exit 1~%"))
+             (sh "chmod +x \"$1/cc\"" path)
              (let ((child (run-child home :path path)))
                (check-build-error child "make fails")
                (is (contains (child-report child) "exited with status 2")
