@@ -23,7 +23,8 @@ send-smtp, make-mime-part ...) over libpostoffice and libcurl."
                              (:file "util")
                              (:file "mime")
                              (:file "capture")
-                             (:file "send"))))
+                             (:file "send")
+                             (:file "preview"))))
   :in-order-to ((test-op (test-op "smtp/tests"))))
 
 (asdf:defsystem "smtp/tests"
