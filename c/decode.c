@@ -172,7 +172,7 @@ int po__qp_decode(po__buf *out, const void *s, size_t n)
 	while (p < end) {
 		const unsigned char *lf = memchr(p, '\n', (size_t)(end - p));
 		const unsigned char *stop = lf ? lf : end;
-		int soft = 0;
+		int soft = 0, crlf = lf && lf > p && lf[-1] == '\r';
 
 		/* the CR and the transport padding */
 		while (stop > p &&
@@ -202,7 +202,8 @@ int po__qp_decode(po__buf *out, const void *s, size_t n)
 				p = q;
 			}
 		}
-		if (lf && !soft && po__buf_append(out, "\r\n", 2))
+		if (lf && !soft &&
+		    po__buf_append(out, "\r\n" + !crlf, 2 - (size_t)!crlf))
 			return -1;
 		p = lf ? lf + 1 : end;
 	}

@@ -32,8 +32,8 @@ int po__b64_decode(po__buf *out, const void *s, size_t n, size_t *bad);
 
 /* quoted-printable: =XX escapes (either case), soft line breaks, white
  * space at the end of a line removed (transport padding), hard line
- * breaks written as CRLF; a '=' not followed by two hex digits is kept
- * as it is. */
+ * breaks kept as they were (CRLF, or LF in a letter with LF line
+ * endings); a '=' not followed by two hex digits is kept as it is. */
 int po__qp_decode(po__buf *out, const void *s, size_t n);
 
 /* The charset name for comparison: lower case, without surrounding

@@ -275,9 +275,10 @@ static int parse_fields(po_entity *e, const char *p, size_t start,
 	}
 	if (name && add_field(e, name, nn, value.p ? value.p : "", value.len))
 		goto out;
-	if (bad && problem(e, "%zu line%s of the header %s not a header "
-			   "field: skipped", bad, bad == 1 ? "" : "s",
-			   bad == 1 ? "is" : "are"))
+	if (bad && problem(e, "%zu line%s of the header %s: skipped", bad,
+			   bad == 1 ? "" : "s",
+			   bad == 1 ? "is not a header field"
+				    : "are not header fields"))
 		goto out;
 	result = 0;
 out:
