@@ -173,6 +173,7 @@ struct letter {
 	size_t nleaves, cap;
 	const struct leaf *text, *html; /* shown in the tabs, or NULL */
 	size_t unresolved;              /* cid: references not found */
+	po__buf doc;                    /* the srcdoc document */
 };
 
 static int collect(struct letter *l, const po_entity *e)
@@ -659,29 +660,21 @@ static int parts_list(po__buf *b, const struct letter *l)
 	return po__buf_puts(b, "</ul></section>\n");
 }
 
-/* The srcdoc attribute: our head (charset, CSP, no referrer) and the
- * letter's HTML with its cid: images resolved, escaped as an attribute
- * value. */
-static int srcdoc(po__buf *b, struct letter *l)
+/* The document of the srcdoc attribute: our head (charset, CSP, no
+ * referrer) and the letter's HTML with its cid: images resolved. */
+static int srcdoc(struct letter *l)
 {
-	po__buf doc = PO__BUF_INIT;
 	size_t n;
 	const char *html = po_entity_text(l->html->e, &n);
-	int r = -1;
 
-	if (po__buf_puts(&doc, "<!DOCTYPE html><html><head>"
-			       "<meta charset=\"utf-8\">"
-			       "<meta http-equiv=\"Content-Security-Policy\" "
-			       "content=\"" CSP_LETTER "\">"
-			       "<meta name=\"referrer\" content=\"no-referrer\">"
-			       "</head>\n") ||
-	    resolve_cids(&doc, l, html ? html : "", n))
-		goto out;
-	r = po__buf_puts(b, " srcdoc=\"") ||
-	    po__html_escape(b, doc.p, doc.len) || po__buf_puts(b, "\"");
-out:
-	po__buf_free(&doc);
-	return r;
+	return po__buf_puts(&l->doc,
+			    "<!DOCTYPE html><html><head>"
+			    "<meta charset=\"utf-8\">"
+			    "<meta http-equiv=\"Content-Security-Policy\" "
+			    "content=\"" CSP_LETTER "\">"
+			    "<meta name=\"referrer\" content=\"no-referrer\">"
+			    "</head>\n") ||
+	       resolve_cids(&l->doc, l, html ? html : "", n);
 }
 
 static int tabs(po__buf *b, struct letter *l, const void *octets,
@@ -713,8 +706,10 @@ static int tabs(po__buf *b, struct letter *l, const void *octets,
 		if (po__buf_puts(b, "<div class=\"panel\" id=\"panel-html\">"
 				    "<iframe sandbox=\"\" "
 				    "referrerpolicy=\"no-referrer\" "
-				    "title=\"The HTML part of the letter\"") ||
-		    srcdoc(b, l) ||
+				    "title=\"The HTML part of the letter\" "
+				    "srcdoc=\"") ||
+		    po__html_escape(b, l->doc.p ? l->doc.p : "", l->doc.len) ||
+		    po__buf_puts(b, "\"") ||
 		    po__buf_puts(b, "></iframe><p class=\"note\">Shown "
 				    "without scripts and without anything "
 				    "from the network: remote images and "
@@ -752,6 +747,9 @@ static int page(po__buf *b, const po_preview *pv, struct letter *l,
 	const char *subject = po_entity_header(l->root, "Subject");
 	size_t i;
 
+	/* first, as it counts the cid: references it cannot resolve */
+	if (l->html && srcdoc(l))
+		return -1;
 	if (po__buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
 			    "<meta charset=\"utf-8\">\n"
 			    "<meta http-equiv=\"Content-Security-Policy\" "
@@ -823,6 +821,7 @@ int po__preview_html(const po_preview *pv, const po_entity *root,
 	r = PO_OK;
 out:
 	free(l.leaf);
+	po__buf_free(&l.doc);
 	return r;
 }
 
