@@ -40,6 +40,7 @@ servers in fixtures/."
                              (:file "mime")
                              (:file "smtp")
                              (:file "capture")
+                             (:file "preview")
                              (:file "examples")
                              (:file "faults")
                              (:file "secrets")

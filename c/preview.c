@@ -432,11 +432,12 @@ static const char style[] =
 	".tabs>input:focus-visible+label{outline:2px solid var(--accent)}"
 	".panel{display:none;background:var(--card);"
 	"border:1px solid var(--line);border-radius:0 10px 10px 10px;"
-	"padding:12px}"
+	"padding:12px;margin-bottom:14px}"
 	"#tab-html:checked~#panel-html,#tab-text:checked~#panel-text,"
 	"#tab-raw:checked~#panel-raw{display:block}"
 	"iframe{display:block;width:100%;height:70vh;min-height:240px;"
-	"border:0;background:#fff;resize:vertical}"
+	"border:1px solid var(--line);border-radius:6px;background:#fff;"
+	"color-scheme:light}"
 	"pre{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;"
 	"font:13px/1.5 ui-monospace,'DejaVu Sans Mono',Menlo,Consolas,"
 	"monospace}"
@@ -499,9 +500,15 @@ static int envelope(po__buf *b, const po_preview *pv, const po_entity *root)
 	if (po__buf_puts(b, "<dl>\n") ||
 	    field_row(b, "MAIL FROM", pv->from ? pv->from : "<>"))
 		return -1;
+	/* one row: a letter to many must not push the letter down */
+	if (pv->nrcpt && po__buf_puts(b, "<dt>RCPT TO</dt><dd id=\"rcpt\">"))
+		return -1;
 	for (i = 0; i < pv->nrcpt; i++)
-		if (field_row(b, "RCPT TO", pv->rcpt[i]))
+		if (po__buf_puts(b, i ? ", <bdi>" : "<bdi>") ||
+		    esc(b, pv->rcpt[i]) || po__buf_puts(b, "</bdi>"))
 			return -1;
+	if (pv->nrcpt && po__buf_puts(b, "</dd>\n"))
+		return -1;
 	for (i = 0; i < pv->nrcpt; i++) {
 		if (names_address(to, pv->rcpt[i]) ||
 		    names_address(cc, pv->rcpt[i]))
@@ -778,7 +785,7 @@ static int page(po__buf *b, const po_preview *pv, struct letter *l,
 			return -1;
 	if (po__buf_puts(b, "</dl>\n") || envelope(b, pv, l->root) ||
 	    po__buf_puts(b, "</header>\n") || problems(b, l, len) ||
-	    tabs(b, l, octets, len) || parts_list(b, l))
+	    parts_list(b, l) || tabs(b, l, octets, len))
 		return -1;
 	return po__buf_printf(b, "<footer>Written by postoffice %s. This "
 				 "page runs no scripts and loads nothing "

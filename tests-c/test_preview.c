@@ -300,8 +300,9 @@ static void test_page(void **state)
 	/* the envelope, and Bcc: the recipient no header names */
 	assert_contains(page, "<dt>MAIL FROM</dt><dd><bdi>joerg@example.com"
 			      "</bdi></dd>");
-	assert_contains(page, "<dt>RCPT TO</dt><dd><bdi>hidden@example.net"
-			      "</bdi></dd>");
+	assert_contains(page, "<dt>RCPT TO</dt><dd id=\"rcpt\"><bdi>"
+			      "zoe@example.net</bdi>, <bdi>cc@example.net</bdi>"
+			      ", <bdi>hidden@example.net</bdi></dd>");
 	assert_contains(page, "<dd class=\"bcc\" id=\"bcc\"><bdi>"
 			      "hidden@example.net</bdi></dd>");
 
@@ -520,7 +521,9 @@ static void test_write_file(void **state)
 	assert_po_ok(po_preview_write_file(pv, eml));
 	page = page_of(pv, dir);
 	assert_contains(page, "<dt>MAIL FROM</dt><dd><bdi>a@example.org</bdi>");
-	assert_contains(page, "<dt>RCPT TO</dt><dd><bdi>b@example.net</bdi>");
+	assert_contains(page, "<dt>RCPT TO</dt><dd id=\"rcpt\"><bdi>"
+			      "b@example.net</bdi>, <bdi>secret@example.net"
+			      "</bdi></dd>");
 	assert_contains(page, "id=\"bcc\"><bdi>secret@example.net</bdi></dd>");
 	free(page);
 
@@ -543,7 +546,8 @@ static void test_write_file(void **state)
 	assert_po_ok(po_preview_write(pv, letter, sizeof letter - 1));
 	page = page_of(pv, dir);
 	assert_contains(page, "<dt>MAIL FROM</dt><dd><bdi>x@example.org");
-	assert_contains(page, "<dt>RCPT TO</dt><dd><bdi>y@example.net");
+	assert_contains(page, "<dt>RCPT TO</dt><dd id=\"rcpt\"><bdi>"
+			      "y@example.net");
 	assert_lacks(page, "given@example.org");
 	free(page);
 
