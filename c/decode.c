@@ -202,8 +202,7 @@ int po__qp_decode(po__buf *out, const void *s, size_t n)
 				p = q;
 			}
 		}
-		if (lf && !soft &&
-		    po__buf_append(out, "\r\n" + !crlf, 2 - (size_t)!crlf))
+		if (lf && !soft && po__buf_puts(out, crlf ? "\r\n" : "\n"))
 			return -1;
 		p = lf ? lf + 1 : end;
 	}
