@@ -498,7 +498,8 @@ static int envelope(po__buf *b, const po_preview *pv, const po_entity *root)
 				       "letter was given, not the envelope "
 				       "it was sent with.</p></section>\n");
 	if (po__buf_puts(b, "<dl>\n") ||
-	    field_row(b, "MAIL FROM", pv->from ? pv->from : "<>"))
+	    field_row(b, "MAIL FROM",
+		      pv->from && *pv->from ? pv->from : "<>"))
 		return -1;
 	/* one row: a letter to many must not push the letter down */
 	if (pv->nrcpt && po__buf_puts(b, "<dt>RCPT TO</dt><dd id=\"rcpt\">"))

@@ -551,6 +551,13 @@ static void test_write_file(void **state)
 	assert_lacks(page, "given@example.org");
 	free(page);
 
+	/* the null sender */
+	assert_po_ok(po_preview_set_envelope_from(pv, ""));
+	assert_po_ok(po_preview_write(pv, letter, sizeof letter - 1));
+	page = page_of(pv, dir);
+	assert_contains(page, "<dt>MAIL FROM</dt><dd><bdi>&lt;&gt;</bdi>");
+	free(page);
+
 	/* errors */
 	snprintf(eml, sizeof eml, "%s/missing.eml", parent);
 	assert_int_equal(po_preview_write_file(pv, eml), PO_ENOENT);
