@@ -16,10 +16,7 @@
 /* ---------------------------------------------------------------------
  * UTF-8 */
 
-/* The length of the well-formed UTF-8 sequence at p (at most n octets),
- * or 0 if it is ill-formed; then *skip is the length of its longest
- * prefix that could have been valid (at least 1). */
-static size_t utf8_seq(const unsigned char *p, size_t n, size_t *skip)
+size_t po__utf8_seq(const unsigned char *p, size_t n, size_t *skip)
 {
 	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
 	size_t len, i;
@@ -73,7 +70,7 @@ int po__utf8_repair(po__buf *out, const void *s, size_t n, int nul_ok,
 			len = 0;
 			skip = 1;
 		} else {
-			len = utf8_seq(p, (size_t)(end - p), &skip);
+			len = po__utf8_seq(p, (size_t)(end - p), &skip);
 		}
 		if (len) {
 			p += len;

@@ -17,6 +17,12 @@
 
 #include "buf.h"
 
+/* The length of the well-formed UTF-8 sequence (RFC 3629: no
+ * overlongs, no surrogates, nothing above U+10FFFF) at p, of at most n
+ * octets (n >= 1), or 0 if it is ill-formed; then *skip is the length
+ * of its longest prefix that could have been valid (at least 1). */
+size_t po__utf8_seq(const unsigned char *p, size_t n, size_t *skip);
+
 /* Append the n octets as UTF-8: well-formed sequences as they are, each
  * ill-formed one (the longest prefix of a sequence that could still
  * have been valid, or a single octet) as U+FFFD.  With nul_ok == 0 a NUL

@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "buf.h"
 #include "codec.h"
@@ -61,43 +60,6 @@ static void check_entity(const po_entity *e, int depth)
 		check_entity(po_entity_part(e, i), depth + 1);
 }
 
-static void check_page(const char *page, size_t n)
-{
-	static const char *const tags[] = {
-		"!DOCTYPE", "html", "head", "meta", "title", "style", "body",
-		"main", "header", "h1", "h2", "dl", "dt", "dd", "bdi",
-		"section", "p", "ul", "li", "input", "label", "div", "iframe",
-		"pre", "a", "span", "footer"};
-	const char *p;
-	int iframes = 0;
-
-	CHECK(tc_utf8_valid(page, n));
-	CHECK(strlen(page) == n);
-	for (p = strchr(page, '<'); p; p = strchr(p + 1, '<')) {
-		const char *name = p + 1;
-		size_t k = 0, i;
-		int known = 0;
-
-		if (*name == '/')
-			name++;
-		while ((name[k] >= 'a' && name[k] <= 'z') ||
-		       (name[k] >= 'A' && name[k] <= 'Z') ||
-		       (name[k] >= '0' && name[k] <= '9') || name[k] == '!')
-			k++;
-		for (i = 0; i < sizeof tags / sizeof tags[0]; i++)
-			if (strlen(tags[i]) == k &&
-			    strncmp(tags[i], name, k) == 0)
-				known = 1;
-		CHECK(known);
-		CHECK(strncasecmp(p, "<script", 7) != 0);
-		if (strncmp(p, "<iframe", 7) == 0) {
-			iframes++;
-			CHECK(strncmp(p, "<iframe sandbox=\"\" ", 19) == 0);
-		}
-	}
-	CHECK(iframes <= 1);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	po_entity *root;
@@ -114,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(po_preview_add_recipient(pv, "a@example.org") == PO_OK);
 	if (po__preview_html(pv, root, data, size, &page, &files, &nfiles) ==
 	    PO_OK) {
-		check_page(page.p ? page.p : "", page.len);
+		CHECK(!tc_page_safe(page.p ? page.p : "", page.len));
 		for (i = 0; i < nfiles; i++) {
 			CHECK(strncmp(files[i].name, "part-", 5) == 0);
 			CHECK(!strchr(files[i].name, '/'));

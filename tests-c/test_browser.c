@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "wire.h"
+
 /* A 48x48 magenta square: found in the screenshot when the related
  * image is shown. */
 static const unsigned char magenta_png[] = {
@@ -117,29 +119,6 @@ static const char hostile_html[] =
 /* ---------------------------------------------------------------------
  * Letters */
 
-static char *render(po_letter *l, size_t *len)
-{
-	po_reader *r;
-	char *buf = NULL;
-	size_t cap = 0, got;
-
-	*len = 0;
-	assert_po_ok(po_reader_new(l, 0, &r));
-	for (;;) {
-		if (cap - *len < 65536) {
-			cap = cap ? cap * 2 : 65536;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		assert_po_ok(po_reader_read(r, buf + *len, cap - *len, &got));
-		if (got == 0)
-			break;
-		*len += got;
-	}
-	po_reader_free(r);
-	return buf;
-}
-
 static po_part *html_part(const char *html)
 {
 	po_part *p = po_part_new_text(html, PO_ZERO_TERMINATED, NULL);
@@ -181,7 +160,7 @@ static char *page_for(po_letter *l, const char *parent)
 {
 	po_preview *pv = po_preview_new();
 	size_t len, i;
-	char *wire = render(l, &len), *path;
+	char *wire = tw_render(l, &len), *path;
 
 	assert_po_ok(po_preview_set_directory(pv, parent));
 	assert_po_ok(po_preview_set_envelope_from(pv,
@@ -334,18 +313,10 @@ static void check_control(const char *line)
  * srcdoc) taken out, written as control.html beside it. */
 static char *control_page(const char *page)
 {
-	char *text, *p, *out;
-	FILE *f = fopen(page, "rb");
-	long n;
+	char *text = tw_read_file(page, NULL), *p, *out;
+	FILE *f;
 
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	text = calloc(1, (size_t)n + 1);
 	assert_non_null(text);
-	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
 	while ((p = strstr(text, "Content-Security-Policy")) != NULL)
 		memcpy(p, "X-Content-Sec-Disabled!", 23);
 	p = strstr(text, "<iframe sandbox=\"\"");

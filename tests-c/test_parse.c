@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "wire.h"
+
 /* ---------------------------------------------------------------------
  * Helpers */
 
@@ -21,26 +23,6 @@ static po_entity *parse_s(const char *s)
 	assert_po_ok(po_entity_parse(s, strlen(s), &e));
 	assert_non_null(e);
 	return e;
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
 }
 
 /* 1 if some problem of e contains needle. */
@@ -143,7 +125,8 @@ static void check_oracle_letter(const char *base)
 	FILE *f;
 
 	snprintf(path, sizeof path, "%s.eml", base);
-	raw = read_all(path, &len);
+	raw = tw_read_file(path, &len);
+	assert_non_null(raw);
 	assert_po_ok(po_entity_parse(raw, len, &root));
 	if (po_entity_problem_count(root)) {
 		print_error("%s\n", base);
@@ -261,31 +244,6 @@ static void test_python_letters(void **state)
 /* ---------------------------------------------------------------------
  * Letters from our own renderer */
 
-static char *render(po_letter *l, size_t *len)
-{
-	po_reader *r;
-	char *buf = NULL;
-	size_t n, cap = 0, got;
-
-	*len = 0;
-	assert_po_ok(po_reader_new(l, 0, &r));
-	for (;;) {
-		if (cap - *len < 65536) {
-			cap = cap ? cap * 2 : 65536;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		assert_po_ok(po_reader_read(r, buf + *len, cap - *len, &got));
-		if (got == 0)
-			break;
-		*len += got;
-	}
-	po_reader_free(r);
-	n = *len;
-	(void)n;
-	return buf;
-}
-
 static void test_own_letters(void **state)
 {
 	static const unsigned char png[] = {137, 'P', 'N', 'G', 13, 10, 26,
@@ -331,7 +289,7 @@ static void test_own_letters(void **state)
 					     name));
 	assert_po_ok(po_part_add(mixed, p));
 	assert_po_ok(po_letter_set_body(l, mixed));
-	wire = render(l, &len);
+	wire = tw_render(l, &len);
 
 	assert_po_ok(po_entity_parse(wire, len, &root));
 	assert_int_equal(po_entity_problem_count(root), 0);
