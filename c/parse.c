@@ -1069,9 +1069,11 @@ int po_decode_header(const char *text, size_t len, char **text_out)
 {
 	po__buf raw = PO__BUF_INIT, out = PO__BUF_INIT;
 
-	if (!text || !text_out)
+	if ((!text && len) || !text_out)
 		return po__fail(PO_EINVAL, "po_decode_header: NULL argument");
 	*text_out = NULL;
+	if (!text)
+		text = "";
 	if (len == PO_ZERO_TERMINATED)
 		len = strlen(text);
 	if (po__utf8_repair(&raw, text, len, 0, NULL) ||

@@ -849,7 +849,9 @@ PO_EXTERN const char *po_entity_text(const po_entity *entity,
 
 /* po_entity_is_attachment - 0 if the leaf is part of the letter's text
  * (text/..., not Content-Disposition attachment, no file name), 1 for
- * any other leaf (attachments, inline images), 0 for a multipart. */
+ * any other leaf (attachments, inline images), 0 for a multipart with
+ * parts.  (A multipart whose parts cannot be found - no boundary
+ * parameter, or a boundary that never occurs - is a leaf: 1.) */
 PO_EXTERN int po_entity_is_attachment(const po_entity *entity);
 
 /* po_entity_problem_count / po_entity_problem - what could not be read
@@ -866,7 +868,7 @@ PO_EXTERN const char *po_entity_problem(const po_entity *entity, size_t i);
  * unknown charsets left as they are; ill-formed UTF-8 outside the words
  * read as U+FFFD.
  * Returns: PO_OK and a new string in *text_out (free with po_free), or
- * PO_EINVAL (NULL arguments), PO_ENOMEM. */
+ * PO_EINVAL (text NULL with len > 0, text_out NULL), PO_ENOMEM. */
 PO_EXTERN int po_decode_header(const char *text, size_t len,
 			       char **text_out);
 
@@ -925,7 +927,7 @@ PO_EXTERN int po_preview_add_recipient(po_preview *preview,
  * form of the .envelope files Lisp's (:file ...) transport writes: a
  * "MAIL FROM:<a@b>" line and "RCPT TO:<c@d>" lines (CRLF or LF); other
  * lines are ignored.  Replaces the envelope set before.
- * Returns: PO_OK, PO_EINVAL (text NULL), PO_ENOMEM. */
+ * Returns: PO_OK, PO_EINVAL (text NULL with len > 0), PO_ENOMEM. */
 PO_EXTERN int po_preview_read_envelope(po_preview *preview, const char *text,
 				       size_t len);
 

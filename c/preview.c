@@ -1173,8 +1173,10 @@ int po_preview_read_envelope(po_preview *pv, const char *text, size_t len)
 {
 	size_t i = 0;
 
-	if (!pv || !text)
+	if (!pv || (!text && len))
 		return po__fail(PO_EINVAL, "po_preview_read_envelope: NULL");
+	if (!text)
+		text = "";
 	if (len == PO_ZERO_TERMINATED)
 		len = strlen(text);
 	clear_envelope(pv);

@@ -31,10 +31,6 @@
 ;;; ------------------------------------------------------------------
 ;;; The MIME reader (C's)
 
-(defconstant +zero-terminated+
-  (ldb (byte (* 8 (cffi:foreign-type-size :size)) 0) -1)
-  "PO_ZERO_TERMINATED: a length meaning \"up to the NUL\".")
-
 (defun decode-header-text (text)
   "Returns the string TEXT, a header field value, with its RFC 2047
 encoded words (\"=?utf-8?b?...?=\", \"=?iso-8859-1?q?...?=\") decoded.
@@ -49,11 +45,17 @@ unchanged.  Allegro's function, from mime-api.cl."
   (check-type text string)
   (if (not (search "=?" text))
       text
-      (cffi:with-foreign-object (out :pointer)
-        (check-status (%po-decode-header text +zero-terminated+ out))
-        (let ((pointer (cffi:mem-ref out :pointer)))
-          (unwind-protect (decode-utf8-pointer pointer)
-            (%po-free pointer))))))
+      (call-with-octets-pointer
+       (string-to-utf8 text)
+       (lambda (octets length)
+         (cffi:with-foreign-object (out :pointer)
+           (check-status (%po-decode-header (if (zerop length)
+                                                (cffi:null-pointer)
+                                                octets)
+                                            length out))
+           (let ((pointer (cffi:mem-ref out :pointer)))
+             (unwind-protect (decode-utf8-pointer pointer)
+               (%po-free pointer))))))))
 
 (defstruct (entity (:constructor %make-entity) (:copier nil))
   "A MIME entity read by the C reader and copied into Lisp: its header

@@ -407,7 +407,7 @@ octets.  A NULL pointer becomes NIL."))
 (cffi:defcfun ("po_entity_problem" %po-entity-problem) borrowed-string
   (entity :pointer) (i :size))
 (cffi:defcfun ("po_decode_header" %po-decode-header) :int
-  (text c-string) (len :size) (text-out :pointer))
+  (text :pointer) (len :size) (text-out :pointer))
 (cffi:defcfun ("po_free" %po-free) :void (pointer :pointer))
 
 ;;; ------------------------------------------------------------------
@@ -421,7 +421,7 @@ octets.  A NULL pointer becomes NIL."))
 (cffi:defcfun ("po_preview_add_recipient" %po-preview-add-recipient) :int
   (preview :pointer) (address c-string))
 (cffi:defcfun ("po_preview_read_envelope" %po-preview-read-envelope) :int
-  (preview :pointer) (text c-string) (len :size))
+  (preview :pointer) (text :pointer) (len :size))
 (cffi:defcfun ("po_preview_set_directory" %po-preview-set-directory) :int
   (preview :pointer) (directory file-name))
 (cffi:defcfun ("po_preview_write" %po-preview-write) :int

@@ -153,8 +153,11 @@ vector of octets, the pathname of an .eml file or a MIME part, not ~s."
                (check-status (%po-preview-set-directory
                               preview (preview-directory-name directory))))
              (cond (envelope-text
-                    (check-status (%po-preview-read-envelope
-                                   preview envelope-text +zero-terminated+)))
+                    (call-with-octets-pointer
+                     (string-to-utf8 envelope-text)
+                     (lambda (pointer length)
+                       (check-status (%po-preview-read-envelope
+                                      preview pointer length)))))
                    ((or from recipients)
                     (when from
                       (check-status (%po-preview-set-envelope-from

@@ -394,7 +394,10 @@ static void test_decode_header(void **state)
 	check_decode("a\xff b", "a\xef\xbf\xbd b");
 	check_decode("=?utf-8?q?a=00b=FF?=", "a\xef\xbf\xbd"
 					      "b\xef\xbf\xbd");
-	assert_int_equal(po_decode_header(NULL, 0, &out), PO_EINVAL);
+	assert_int_equal(po_decode_header(NULL, 1, &out), PO_EINVAL);
+	assert_po_ok(po_decode_header(NULL, 0, &out));
+	assert_string_equal(out, "");
+	po_free(out);
 	assert_int_equal(po_decode_header("x", 1, NULL), PO_EINVAL);
 	assert_po_ok(po_decode_header("a=?utf-8?q?b?=c", 5, &out));
 	assert_string_equal(out, "a=?ut");

@@ -494,7 +494,7 @@ static void test_write_file(void **state)
 	assert_int_equal(po_preview_write(pv, NULL, 1), PO_EINVAL);
 	assert_int_equal(po_preview_write(NULL, "x", 1), PO_EINVAL);
 	assert_int_equal(po_preview_add_recipient(pv, NULL), PO_EINVAL);
-	assert_int_equal(po_preview_read_envelope(pv, NULL, 0), PO_EINVAL);
+	assert_int_equal(po_preview_read_envelope(pv, NULL, 1), PO_EINVAL);
 	po_preview_free(pv);
 	remove_tree(parent);
 }

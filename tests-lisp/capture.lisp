@@ -468,7 +468,10 @@ malformed words left alone, plain text unchanged."
     (check "=?utf-8?q?a b?=" "=?utf-8?q?a b?=")
     (check "plain text, ümlauts kept" "plain text, ümlauts kept")
     (check "a =? b ?= c" "a =? b ?= c")
-    (check "" ""))
+    (check "" "")
+    ;; a NUL cannot reach a header: U+FFFD, never an error
+    (check (format nil "a ~c" (code-char #xFFFD))
+           (format nil "=?utf-8?q?a?= ~c" (code-char 0))))
   (signals type-error (decode-header-text nil)))
 
 (test capture-mime-reader
