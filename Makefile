@@ -156,6 +156,12 @@ asan-test: deps $(ASAN_TEST_BIN) build/libpostoffice.so
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		tests-c/run.sh $(ASAN_TEST_BIN)
 
+# The README's screenshot of a preview page: the browser test's realistic
+# letter (tests-c/test_browser.c), in headless Chromium.
+.PHONY: screenshot
+screenshot: deps build/tests/test_browser
+	PO_PREVIEW_SCREENSHOT=docs/preview.png build/tests/test_browser
+
 # The C suite under valgrind's memcheck.
 valgrind-test: deps-extra all $(TEST_BIN)
 	@tests-c/run.sh --valgrind $(TEST_BIN)

@@ -36,7 +36,8 @@ send-smtp, make-mime-part ...) over libpostoffice and libcurl."
                              (:file "util")
                              (:file "mime")
                              (:file "capture")
-                             (:file "send"))))
+                             (:file "send")
+                             (:file "preview"))))
   :in-order-to ((test-op (test-op "smtp/tests"))))
 
 (asdf:defsystem "smtp/tests"
@@ -52,6 +53,7 @@ servers in fixtures/, which they start themselves."
                              (:file "mime")
                              (:file "smtp")
                              (:file "capture")
+                             (:file "preview")
                              (:file "examples")
                              (:file "faults")
                              (:file "secrets")

@@ -21,6 +21,8 @@ static const char usage_text[] =
 	"usage: " PROG " render [LETTER OPTIONS]\n"
 	"       " PROG " send (--server HOST[:PORT] | --program CMD)"
 	" [OPTIONS] [LETTER OPTIONS]\n"
+	"       " PROG " preview FILE.eml|- [--out DIR] [--envelope FILE]"
+	" [--open]\n"
 	"       " PROG " --help | --version\n"
 	"\n"
 	"render writes the letter as it goes on the wire (CRLF line endings,\n"
@@ -61,7 +63,14 @@ static const char usage_text[] =
 	"  --partial            deliver to accepted recipients even if some\n"
 	"                       are refused\n"
 	"  --trace              print the SMTP dialogue on standard error\n"
-	"                       (secrets masked)\n";
+	"                       (secrets masked)\n"
+	"\n"
+	"preview writes an HTML page of the letter in FILE.eml (- for\n"
+	"standard input) and its parts into a new private directory under\n"
+	"DIR (default $TMPDIR or /tmp), and prints the page's file name.\n"
+	"The envelope is read from --envelope FILE, else from the\n"
+	"FILE.envelope beside FILE.eml if there is one.  --open shows the\n"
+	"page with $BROWSER or xdg-open.\n";
 
 struct list {
 	const char **v;
@@ -552,12 +561,76 @@ static int send_program(const struct opts *o, po_letter *l)
 	return 0;
 }
 
+/* postoffice preview FILE.eml|- [--out DIR] [--envelope FILE] [--open] */
+static int preview(int argc, char **argv)
+{
+	const char *file = NULL, *out = NULL, *envelope = NULL;
+	po_preview *pv;
+	int i, open = 0, rc;
+
+	for (i = 2; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			exit(0);
+		}
+		if (!strcmp(a, "--out") || !strcmp(a, "--envelope")) {
+			if (i + 1 >= argc)
+				usage_error("missing value for", a);
+			once(!strcmp(a, "--out") ? &out : &envelope, a,
+			     argv[++i]);
+		} else if (!strcmp(a, "--open")) {
+			open = 1;
+		} else if (a[0] == '-' && a[1]) {
+			usage_error("unknown option", a);
+		} else {
+			once(&file, "FILE", a);
+		}
+	}
+	if (!file)
+		usage_error("preview needs a letter: FILE.eml, or - for "
+			    "standard input", NULL);
+	pv = po_preview_new();
+	if (!pv)
+		die("out of memory");
+	if (out)
+		check(po_preview_set_directory(pv, out), "--out");
+	if (envelope) {
+		size_t len;
+		char *text = slurp(envelope, &len);
+
+		check(po_preview_read_envelope(pv, text, len), "--envelope");
+		free(text);
+	}
+	if (!strcmp(file, "-")) {
+		size_t len;
+		char *letter = slurp(NULL, &len);
+
+		rc = po_preview_write(pv, letter, len);
+		free(letter);
+	} else {
+		rc = po_preview_write_file(pv, file);
+	}
+	check(rc, "preview");
+	printf("%s\n", po_preview_path(pv));
+	if (fflush(stdout) != 0)
+		die("standard output: %s", strerror(errno));
+	if (open && po_preview_open(po_preview_path(pv)) != PO_OK)
+		fprintf(stderr, PROG ": the page is written, but %s\n",
+			po_last_error());
+	po_preview_free(pv);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {0};
 	po_letter *l;
 	int rc;
 
+	if (argc >= 2 && !strcmp(argv[1], "preview"))
+		return preview(argc, argv);
 	/* only to read the body as UTF-8, whatever the user's locale */
 	if (!setlocale(LC_CTYPE, "C.UTF-8"))
 		die("the C.UTF-8 locale is missing");

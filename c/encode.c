@@ -5,6 +5,7 @@
  * (CRLF, 998-octet lines).
  */
 #include "encode.h"
+#include "decode.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -701,11 +702,9 @@ int po__utf8_valid(const char *s, size_t n)
 	const unsigned char *end = p + n;
 
 	while (p < end) {
-		unsigned char c = *p;
-		unsigned char lo = 0x80, hi = 0xbf;
-		size_t len;
+		size_t len, skip;
 
-		if (c < 0x80) {
+		if (*p < 0x80) {
 			/* Skip ASCII eight octets at a time. */
 			while (end - p >= 8) {
 				uint64_t w;
@@ -719,28 +718,9 @@ int po__utf8_valid(const char *s, size_t n)
 				p++;
 			continue;
 		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else {
+		len = po__utf8_seq(p, (size_t)(end - p), &skip);
+		if (!len)
 			return 0;
-		}
-		if ((size_t)(end - p) < len || p[1] < lo || p[1] > hi)
-			return 0;
-		for (size_t i = 2; i < len; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
 		p += len;
 	}
 	return 1;

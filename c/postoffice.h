@@ -3,7 +3,8 @@
  *
  * This is the library's only public header.  Sections, in order:
  * version, errors, parts (the MIME tree), letters, rendering, SMTP
- * delivery and sessions, the program transport.
+ * delivery and sessions, the program transport, reading letters (a MIME
+ * parser), previewing letters (an HTML page).
  *
  * Conventions (they hold for every function unless its block says
  * otherwise):
@@ -732,6 +733,249 @@ PO_EXTERN const char *po_program_stdout(const po_program *program,
 /* po_program_errmsg - one line describing the last failure, "" after
  * success.  Borrowed. */
 PO_EXTERN const char *po_program_errmsg(const po_program *program);
+
+/* ======================================================================
+ * Reading letters: a MIME parser
+ *
+ * po_entity_parse reads a letter (or any MIME entity) back into a tree
+ * of entities: the header fields (unfolded, and RFC 2047-decoded), the
+ * content type and its parameters (RFC 2231 continuations and charsets
+ * decoded), the disposition, file name and Content-ID, and the body
+ * (base64 and quoted-printable decoded; text parts also converted from
+ * their charset to UTF-8 with iconv).  It is the reader behind Lisp's
+ * captured letters and behind the preview page.
+ *
+ * It is lenient: nothing in the octets makes it fail.  Whatever cannot
+ * be read as it should (a line of the header that is not a field, a
+ * multipart whose closing boundary is missing, an unknown charset or
+ * transfer encoding, bad base64, multiparts nested deeper than 50) is
+ * read as well as it can be and described by the entity's problems
+ * (po_entity_problem).  A multipart's children are its body parts,
+ * without preamble and epilogue; a message/rfc822 part is a leaf (its
+ * body is the attached letter, to parse again if wanted).
+ *
+ * Every string returned is UTF-8 (ill-formed octets read as U+FFFD),
+ * NUL-terminated and borrowed from the tree: it stays valid until
+ * po_entity_free on the root.  Children are borrowed too.  The tree is
+ * read-only, so several threads may read one tree at once.
+ */
+typedef struct po_entity po_entity;
+
+/* po_entity_parse - read len octets (a letter as it went on the wire, or
+ * any MIME entity: a header, an empty line, a body) into a tree.  The
+ * octets are copied where needed; the caller keeps them.  Line endings
+ * may be CRLF or LF.
+ * Returns: PO_OK and the root in *entity_out (free with po_entity_free),
+ * or PO_EINVAL (octets NULL with len > 0, entity_out NULL), PO_ENOMEM. */
+PO_EXTERN int po_entity_parse(const void *octets, size_t len,
+			      po_entity **entity_out);
+
+/* po_entity_free - free a tree returned by po_entity_parse (the root
+ * only: never a child). */
+PO_EXTERN void po_entity_free(po_entity *root);
+
+/* po_entity_part_count / po_entity_part - the children of a multipart,
+ * in order (0 for a leaf).  Returns: the i-th child (borrowed), NULL if
+ * i is out of range. */
+PO_EXTERN size_t po_entity_part_count(const po_entity *entity);
+PO_EXTERN const po_entity *po_entity_part(const po_entity *entity,
+					  size_t i);
+
+/* po_entity_header_count / _header_name / _header_raw / _header_text -
+ * the header fields in order.  name: as written ("Subject").  raw: the
+ * value unfolded (each line break before white space removed) and
+ * without surrounding white space, encoded words left as they are.
+ * text: the same with its RFC 2047 encoded words decoded (a malformed
+ * one, or one in an unknown charset, is left as it is).  Borrowed; NULL
+ * if i is out of range. */
+PO_EXTERN size_t po_entity_header_count(const po_entity *entity);
+PO_EXTERN const char *po_entity_header_name(const po_entity *entity,
+					    size_t i);
+PO_EXTERN const char *po_entity_header_raw(const po_entity *entity,
+					   size_t i);
+PO_EXTERN const char *po_entity_header_text(const po_entity *entity,
+					    size_t i);
+
+/* po_entity_header - the decoded value (as po_entity_header_text) of the
+ * first field named name (any case).  Returns: borrowed, or NULL if
+ * there is none. */
+PO_EXTERN const char *po_entity_header(const po_entity *entity,
+				       const char *name);
+
+/* po_entity_type - the content type, "type/subtype" in lower case,
+ * without parameters.  The default when there is no (valid) Content-Type
+ * is "text/plain" ("message/rfc822" inside a multipart/digest).
+ * Returns: borrowed, never NULL. */
+PO_EXTERN const char *po_entity_type(const po_entity *entity);
+
+/* po_entity_param - the Content-Type parameter name (any case), its
+ * value unquoted and decoded (RFC 2231 name*= and name*0*= sections
+ * joined and converted from their charset; RFC 2047 words in a plain
+ * file name decoded).  An RFC 2231 value beats a plain one of the same
+ * name.  Returns: borrowed, or NULL if there is none. */
+PO_EXTERN const char *po_entity_param(const po_entity *entity,
+				      const char *name);
+
+/* po_entity_disposition - the Content-Disposition value in lower case
+ * ("inline", "attachment"), or NULL if there is none.
+ * po_entity_disposition_param - one of its parameters, decoded as by
+ * po_entity_param.  Borrowed. */
+PO_EXTERN const char *po_entity_disposition(const po_entity *entity);
+PO_EXTERN const char *po_entity_disposition_param(const po_entity *entity,
+						  const char *name);
+
+/* po_entity_filename - the file name: the Content-Disposition filename,
+ * else the Content-Type name, else NULL.  As the letter gave it: it may
+ * hold '/' or "..", so never use it as a path.  Borrowed. */
+PO_EXTERN const char *po_entity_filename(const po_entity *entity);
+
+/* po_entity_content_id - the Content-ID without its angle brackets
+ * ("logo@x"), or NULL.  Borrowed. */
+PO_EXTERN const char *po_entity_content_id(const po_entity *entity);
+
+/* po_entity_encoding - the Content-Transfer-Encoding in lower case
+ * ("7bit" when there is none).  Borrowed, never NULL. */
+PO_EXTERN const char *po_entity_encoding(const po_entity *entity);
+
+/* po_entity_body - the body: for a leaf, its octets transfer-decoded
+ * (base64, quoted-printable; other encodings as they are, with the line
+ * endings they had); for a multipart, its body undecoded, preamble and
+ * epilogue included.  *len_out gets the length (the octets may hold
+ * NULs).  Returns: borrowed, never NULL (an empty body is ""). */
+PO_EXTERN const void *po_entity_body(const po_entity *entity,
+				     size_t *len_out);
+
+/* po_entity_text - for a text/... leaf, its body converted from its
+ * charset (US-ASCII when none is given) to UTF-8, line endings as they
+ * were; *len_out gets the length.  US-ASCII text with 8-bit octets is
+ * read as UTF-8; a charset iconv does not know is read as UTF-8 too, and
+ * noted among the problems.  Returns: borrowed; NULL (and *len_out 0)
+ * for an entity that is not a text leaf. */
+PO_EXTERN const char *po_entity_text(const po_entity *entity,
+				     size_t *len_out);
+
+/* po_entity_is_attachment - 0 if the leaf is part of the letter's text
+ * (text/..., not Content-Disposition attachment, no file name), 1 for
+ * any other leaf (attachments, inline images), 0 for a multipart with
+ * parts.  (A multipart whose parts cannot be found - no boundary
+ * parameter, or a boundary that never occurs - is a leaf: 1.) */
+PO_EXTERN int po_entity_is_attachment(const po_entity *entity);
+
+/* po_entity_problem_count / po_entity_problem - what could not be read
+ * as it should in this entity (not its children), one English sentence
+ * each (unknown charset "x-foo": the text is shown as UTF-8).
+ * Returns: borrowed; NULL if i is out of range. */
+PO_EXTERN size_t po_entity_problem_count(const po_entity *entity);
+PO_EXTERN const char *po_entity_problem(const po_entity *entity, size_t i);
+
+/* po_decode_header - text (len octets, PO_ZERO_TERMINATED for strlen),
+ * a header field value, with its RFC 2047 encoded words decoded into
+ * UTF-8: white space between adjacent encoded words dropped, adjacent
+ * words in one charset decoded together, malformed words and words in
+ * unknown charsets left as they are; ill-formed UTF-8 outside the words
+ * read as U+FFFD.
+ * Returns: PO_OK and a new string in *text_out (free with po_free), or
+ * PO_EINVAL (text NULL with len > 0, text_out NULL), PO_ENOMEM. */
+PO_EXTERN int po_decode_header(const char *text, size_t len,
+			       char **text_out);
+
+/* po_free - free memory the library allocated for the caller (the
+ * strings of po_decode_header).  Accepts NULL. */
+PO_EXTERN void po_free(void *p);
+
+/* ======================================================================
+ * Previewing letters: an HTML page of a letter as its reader will see it
+ *
+ * po_preview_write parses a letter's octets with po_entity_parse and
+ * writes, into a fresh private directory (mode 0700, made like mkdtemp),
+ * a self-contained page index.html and the letter's parts as files:
+ * - the envelope (MAIL FROM, RCPT TO, and as Bcc the recipients no To or
+ *   Cc header names) when one was given, and the decoded From, To, Cc,
+ *   Reply-To, Subject, Date and Message-ID;
+ * - the HTML part in a sandboxed iframe (srcdoc; no scripts, no same
+ *   origin, no forms, no popups) under a Content-Security-Policy that
+ *   blocks scripts and every remote load (images only from data: URLs;
+ *   cid: references to inline images of the letter become data: URLs);
+ * - the text part, and the raw source, each in a tab;
+ * - every other part (attachments, inline images, further text parts)
+ *   with its type, its size and a link to its saved file;
+ * - what could not be read (the entities' problems), in a box at the top.
+ * The page has no scripts and loads nothing from outside its directory.
+ * Saved files get names the page makes up ("part-3.pdf": the extension
+ * is kept only from a short list of passive types, else ".bin"), created
+ * with O_EXCL | O_NOFOLLOW inside the fresh directory, so no name from
+ * the letter can reach another place; the page shows the original names.
+ * Also saved: letter.eml (the octets as given).
+ *
+ * Bad input is not an error: a file that is not a letter, a truncated
+ * one or one in an unknown charset still gets a page that shows what can
+ * be shown and says what could not.  The errors are those of writing.
+ */
+typedef struct po_preview po_preview;
+
+/* po_preview_new - a preview writer: no envelope, pages under $TMPDIR
+ * (or /tmp).  Returns: the handle, NULL on OOM. */
+PO_EXTERN po_preview *po_preview_new(void);
+
+/* po_preview_free - free the handle (the files it wrote stay). */
+PO_EXTERN void po_preview_free(po_preview *preview);
+
+/* po_preview_set_envelope_from / po_preview_add_recipient - the envelope
+ * the letter was (or would have been) sent with, as shown on the page:
+ * MAIL FROM (NULL: none) and each RCPT TO, in order.  Copied.  Any text
+ * is accepted (it is only shown).
+ * Returns: PO_OK, PO_EINVAL (recipient NULL), PO_ENOMEM. */
+PO_EXTERN int po_preview_set_envelope_from(po_preview *preview,
+					   const char *address);
+PO_EXTERN int po_preview_add_recipient(po_preview *preview,
+				       const char *address);
+
+/* po_preview_read_envelope - set the envelope from len octets in the
+ * form of the .envelope files Lisp's (:file ...) transport writes: a
+ * "MAIL FROM:<a@b>" line and "RCPT TO:<c@d>" lines (CRLF or LF); other
+ * lines are ignored.  Replaces the envelope set before.
+ * Returns: PO_OK, PO_EINVAL (text NULL with len > 0), PO_ENOMEM. */
+PO_EXTERN int po_preview_read_envelope(po_preview *preview, const char *text,
+				       size_t len);
+
+/* po_preview_set_directory - where the fresh directory of each page is
+ * made (it must exist); NULL restores the default ($TMPDIR, else /tmp).
+ * Copied.  Returns: PO_OK, PO_ENOMEM. */
+PO_EXTERN int po_preview_set_directory(po_preview *preview,
+				       const char *directory);
+
+/* po_preview_write - write the page of the letter in len octets (see
+ * above) into a new directory "postoffice-preview-XXXXXX" under the
+ * directory set.  po_preview_path() then names its index.html.
+ * Returns: PO_OK; PO_EINVAL (octets NULL with len > 0); PO_ENOENT,
+ * PO_EACCES or PO_EIO (the directory could not be made or a file not
+ * written: po_last_error() says which and why); PO_ENOMEM.  On failure
+ * the directory is removed again. */
+PO_EXTERN int po_preview_write(po_preview *preview, const void *octets,
+			       size_t len);
+
+/* po_preview_write_file - po_preview_write of the letter in the file at
+ * path.  When no envelope was set and path ends in ".eml", the envelope
+ * is read from the file beside it with ".envelope" instead (as the
+ * (:file ...) transport writes them), if there is one.
+ * Returns: as po_preview_write, and PO_ENOENT, PO_EACCES, PO_EISDIR or
+ * PO_EIO for the letter's file. */
+PO_EXTERN int po_preview_write_file(po_preview *preview, const char *path);
+
+/* po_preview_path - the index.html written by the last successful
+ * po_preview_write(_file).  Returns: borrowed, or NULL before one. */
+PO_EXTERN const char *po_preview_path(const po_preview *preview);
+
+/* po_preview_open - open the page at path in the user's browser, in the
+ * background: the first command of $BROWSER (a list separated by ':',
+ * each run through /bin/sh -c, with "%s" replaced by the path or the
+ * path added as its last argument), else xdg-open from PATH.  Never
+ * waits for the browser; leaves no zombie; its output goes to
+ * /dev/null.
+ * Returns: PO_OK when a browser was started, PO_ENOPROGRAM when there is
+ * none ($BROWSER unset or empty and no xdg-open), PO_EINVAL (path NULL),
+ * PO_ENOMEM. */
+PO_EXTERN int po_preview_open(const char *path);
 
 #ifdef __cplusplus
 }

@@ -358,6 +358,80 @@ octets.  A NULL pointer becomes NIL."))
 (cffi:defcfun ("po_program_errmsg" %po-program-errmsg) borrowed-string
   (program :pointer))
 
+;;; ------------------------------------------------------------------
+;;; Reading letters
+
+(cffi:defcfun ("po_entity_parse" %po-entity-parse) :int
+  (octets :pointer) (len :size) (entity-out :pointer))
+(cffi:defcfun ("po_entity_free" %po-entity-free) :void (root :pointer))
+(cffi:defcfun ("po_entity_part_count" %po-entity-part-count) :size
+  (entity :pointer))
+(cffi:defcfun ("po_entity_part" %po-entity-part) :pointer
+  (entity :pointer) (i :size))
+(cffi:defcfun ("po_entity_header_count" %po-entity-header-count) :size
+  (entity :pointer))
+(cffi:defcfun ("po_entity_header_name" %po-entity-header-name)
+    borrowed-string
+  (entity :pointer) (i :size))
+(cffi:defcfun ("po_entity_header_raw" %po-entity-header-raw) borrowed-string
+  (entity :pointer) (i :size))
+(cffi:defcfun ("po_entity_header_text" %po-entity-header-text)
+    borrowed-string
+  (entity :pointer) (i :size))
+(cffi:defcfun ("po_entity_header" %po-entity-header) borrowed-string
+  (entity :pointer) (name c-string))
+(cffi:defcfun ("po_entity_type" %po-entity-type) borrowed-string
+  (entity :pointer))
+(cffi:defcfun ("po_entity_param" %po-entity-param) borrowed-string
+  (entity :pointer) (name c-string))
+(cffi:defcfun ("po_entity_disposition" %po-entity-disposition)
+    borrowed-string
+  (entity :pointer))
+(cffi:defcfun ("po_entity_disposition_param" %po-entity-disposition-param)
+    borrowed-string
+  (entity :pointer) (name c-string))
+(cffi:defcfun ("po_entity_filename" %po-entity-filename) borrowed-string
+  (entity :pointer))
+(cffi:defcfun ("po_entity_content_id" %po-entity-content-id) borrowed-string
+  (entity :pointer))
+(cffi:defcfun ("po_entity_encoding" %po-entity-encoding) borrowed-string
+  (entity :pointer))
+(cffi:defcfun ("po_entity_body" %po-entity-body) :pointer
+  (entity :pointer) (len-out :pointer))
+(cffi:defcfun ("po_entity_text" %po-entity-text) :pointer
+  (entity :pointer) (len-out :pointer))
+(cffi:defcfun ("po_entity_is_attachment" %po-entity-is-attachment) :int
+  (entity :pointer))
+(cffi:defcfun ("po_entity_problem_count" %po-entity-problem-count) :size
+  (entity :pointer))
+(cffi:defcfun ("po_entity_problem" %po-entity-problem) borrowed-string
+  (entity :pointer) (i :size))
+(cffi:defcfun ("po_decode_header" %po-decode-header) :int
+  (text :pointer) (len :size) (text-out :pointer))
+(cffi:defcfun ("po_free" %po-free) :void (pointer :pointer))
+
+;;; ------------------------------------------------------------------
+;;; Previewing letters
+
+(cffi:defcfun ("po_preview_new" %po-preview-new) :pointer)
+(cffi:defcfun ("po_preview_free" %po-preview-free) :void (preview :pointer))
+(cffi:defcfun ("po_preview_set_envelope_from" %po-preview-set-envelope-from)
+    :int
+  (preview :pointer) (address c-string))
+(cffi:defcfun ("po_preview_add_recipient" %po-preview-add-recipient) :int
+  (preview :pointer) (address c-string))
+(cffi:defcfun ("po_preview_read_envelope" %po-preview-read-envelope) :int
+  (preview :pointer) (text :pointer) (len :size))
+(cffi:defcfun ("po_preview_set_directory" %po-preview-set-directory) :int
+  (preview :pointer) (directory file-name))
+(cffi:defcfun ("po_preview_write" %po-preview-write) :int
+  (preview :pointer) (octets :pointer) (len :size))
+(cffi:defcfun ("po_preview_write_file" %po-preview-write-file) :int
+  (preview :pointer) (path file-name))
+(cffi:defcfun ("po_preview_path" %po-preview-path) :pointer
+  (preview :pointer))
+(cffi:defcfun ("po_preview_open" %po-preview-open) :int (path :pointer))
+
 ;;; libc, for moving octets into C buffers quickly.
 (cffi:defcfun ("memcpy" %memcpy) :pointer
   (dest :pointer) (src :pointer) (n :size))

@@ -10,8 +10,8 @@
 ;;;
 ;;; POSTOFFICE is for new code: it uses NET.POST-OFFICE, re-exports
 ;;; Allegro's names, and exports our additions (WITH-SMTP-CONNECTION,
-;;; WITH-CAPTURED-LETTERS and its readers, the conditions and their
-;;; readers, the restarts, the special variables, RELOAD).  Our additions
+;;; WITH-CAPTURED-LETTERS and its readers, PREVIEW-LETTER, the conditions
+;;; and their readers, the restarts, the special variables, RELOAD).  Our additions
 ;;; are symbols of NET.POST-OFFICE (the implementation's package), made
 ;;; external in POSTOFFICE only.
 
@@ -67,6 +67,7 @@
    #:captured-letter-text
    #:captured-letters
    #:with-captured-letters
+   #:preview-letter
    #:continue-without-refused-recipients
    #:retry-send
    #:use-mail-server
@@ -127,6 +128,7 @@
    #:captured-letter-text
    #:captured-letters
    #:with-captured-letters
+   #:preview-letter
    #:continue-without-refused-recipients
    #:retry-send
    #:use-mail-server
@@ -208,6 +210,8 @@
    #:captured-letter-text
    #:captured-letters
    #:with-captured-letters
+   ;; previewing letters
+   #:preview-letter
    ;; restarts
    #:continue-without-refused-recipients
    #:retry-send

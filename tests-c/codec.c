@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "header.h"
 
@@ -479,4 +480,46 @@ char *tc_encode(tc_enc k, const unsigned char *in, size_t n,
 		*crlf_out = crlf;
 	*len = o;
 	return out;
+}
+
+const char *tc_page_safe(const char *page, size_t n)
+{
+	static const char *const tags[] = {
+		"!DOCTYPE", "html", "head", "meta", "title", "style", "body",
+		"main", "header", "h1", "h2", "dl", "dt", "dd", "bdi",
+		"section", "p", "ul", "li", "input", "label", "div", "iframe",
+		"pre", "a", "span", "footer"};
+	const char *p;
+	int iframes = 0;
+
+	if (!tc_utf8_valid(page, n))
+		return "the page is not UTF-8";
+	if (strlen(page) != n)
+		return "the page holds a NUL";
+	for (p = strchr(page, '<'); p; p = strchr(p + 1, '<')) {
+		const char *name = p + 1;
+		size_t k = 0, i;
+		int known = 0;
+
+		if (*name == '/')
+			name++;
+		while ((name[k] >= 'a' && name[k] <= 'z') ||
+		       (name[k] >= 'A' && name[k] <= 'Z') ||
+		       (name[k] >= '0' && name[k] <= '9') || name[k] == '!')
+			k++;
+		for (i = 0; i < sizeof tags / sizeof tags[0]; i++)
+			if (strlen(tags[i]) == k &&
+			    strncmp(tags[i], name, k) == 0)
+				known = 1;
+		if (!known)
+			return "a tag the page does not write";
+		if (strncasecmp(p, "<script", 7) == 0)
+			return "a script element";
+		if (strncmp(p, "<iframe", 7) == 0) {
+			if (strncmp(p, "<iframe sandbox=\"\" ", 19) != 0)
+				return "an iframe not sandboxed";
+			iframes++;
+		}
+	}
+	return iframes > 1 ? "more than one iframe" : NULL;
 }

@@ -79,6 +79,12 @@ size_t tc_text_canonical(const unsigned char *in, size_t n,
 /* s[0..n) as a JSON string. */
 void tc_json_str(FILE *f, const char *s, size_t n);
 
+/* A preview page (c/preview.c) is safe by construction: valid UTF-8
+ * without NUL; every '<' starts a tag the page writes itself (the
+ * letter's text is always escaped); no script element; at most one
+ * iframe, sandboxed with nothing allowed. */
+const char *tc_page_safe(const char *page, size_t n);
+
 /* The library's streaming encoders (c/encode.h), driven in chunks. */
 typedef enum { TC_B64, TC_QP_TEXT, TC_QP_BIN, TC_CRLF } tc_enc;
 
