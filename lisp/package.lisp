@@ -47,8 +47,10 @@
   (:intern
    #:*libpostoffice-path*
    #:*smtp-debug*
+   #:*smtp-last-reply*
    #:*smtp-timeout*
    #:reload
+   #:smtp-connection-last-reply
    #:with-smtp-connection
    #:capture-mailbox
    #:captured-letter
@@ -103,8 +105,10 @@
    :net.post-office
    #:*libpostoffice-path*
    #:*smtp-debug*
+   #:*smtp-last-reply*
    #:*smtp-timeout*
    #:reload
+   #:smtp-connection-last-reply
    #:with-smtp-connection
    #:capture-mailbox
    #:captured-letter
@@ -179,8 +183,10 @@
    ;; ours
    #:*libpostoffice-path*
    #:*smtp-debug*
+   #:*smtp-last-reply*
    #:*smtp-timeout*
    #:reload
+   #:smtp-connection-last-reply
    #:with-smtp-connection
    ;; capturing letters (for test suites)
    #:capture-mailbox

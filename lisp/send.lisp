@@ -36,7 +36,21 @@ a time uses it (a lock sees to that)."
   (open-p t)
   ;; set when a send on HANDLE never returned from C (see
   ;; CALL-ABANDONED-P): the handle is unusable, and is not freed
-  (abandoned nil))
+  (abandoned nil)
+  ;; the server's final reply to the last letter sent on it
+  (reply nil))
+
+(defun smtp-connection-last-reply (connection)
+  "Returns the outcome of the last letter sent through CONNECTION, a
+connection of WITH-SMTP-CONNECTION: the server's final reply to it as a
+string (\"250 2.0.0 Ok: queued as 4BXF1\"), or NIL if none was sent yet,
+the last send failed, or the letter was captured (WITH-CAPTURED-LETTERS).
+For a connection WITH-SMTP-CONNECTION made of a (:FILE ...) designator,
+the native name of the last .eml file written.  Like *SMTP-LAST-REPLY*,
+but private to the connection."
+  (etypecase connection
+    (smtp-connection (smtp-connection-reply connection))
+    (file-transport (file-transport-last-reply connection))))
 
 (defmethod print-object ((connection smtp-connection) stream)
   (print-unreadable-object (connection stream :type t :identity t)
@@ -355,7 +369,8 @@ by one thread at a time: other threads wait.  A stale connection (the
 server timed it out between letters) is replaced by a fresh one before
 the next letter.  With a (:FILE . \"dir/\") MAIL-SERVER, CONNECTION is
 bound to that file transport, so the same code can write files.
-Returns the values of BODY."
+\(SMTP-CONNECTION-LAST-REPLY CONNECTION) is the server's final reply to
+the last letter sent on it.  Returns the values of BODY."
   `(call-with-smtp-connection (lambda (,connection) ,@body)
                               ,mail-server ,login ,password))
 
@@ -418,17 +433,33 @@ active.  Returns the Message-ID and the final reply (for the file
 transport: the .eml file's name; when captured: NIL)."
   (when (smtp-connection-p server)
     (check-connection-usable server login password))
+  (note-reply server nil)
   (let ((mailbox (active-mailbox)))
-    (cond (mailbox
-           (values (capture-letter mailbox letter scope) nil))
-          ((file-transport-p server)
-           (deliver-file server letter scope))
-          ((smtp-connection-p server)
-           (deliver-on-connection server letter login password scope))
-          ((eq (server-kind server) :program)
-           (deliver-program server letter scope))
-          (t
-           (deliver-smtp server letter login password scope)))))
+    (multiple-value-bind (message-id reply)
+        (cond (mailbox
+               (values (capture-letter mailbox letter scope) nil))
+              ((file-transport-p server)
+               (deliver-file server letter scope))
+              ((smtp-connection-p server)
+               (deliver-on-connection server letter login password scope))
+              ((eq (server-kind server) :program)
+               (deliver-program server letter scope))
+              (t
+               (deliver-smtp server letter login password scope)))
+      (note-reply server reply)
+      (values message-id reply))))
+
+(defun note-reply (server reply)
+  "Records REPLY, the outcome of a send to SERVER, in *SMTP-LAST-REPLY*
+and, when SERVER is a connection or a file transport, in it (see
+SMTP-CONNECTION-LAST-REPLY)."
+  (setf *smtp-last-reply* reply)
+  (typecase server
+    (smtp-connection
+     (with-lock ((smtp-connection-lock server))
+       (setf (smtp-connection-reply server) reply)))
+    (file-transport
+     (setf (file-transport-last-reply server) reply))))
 
 (defun input-stream-or-lose (stream)
   "Returns STREAM if it is an open input stream, otherwise signals an
@@ -699,8 +730,10 @@ give its designator)."
                     &key subject reply-to cc bcc headers login password
                          attachments)
   "Sends a letter with MESSAGE as its body from FROM to TO, through
-MAIL-SERVER, and returns T if the server accepted it (or the program
-ran successfully); otherwise signals an SMTP-ERROR.
+MAIL-SERVER, and returns its Message-ID, a string such as
+\"<20250131235959.0a1b2c3d4e5f60718293@example.com>\" (true, as
+Allegro's T is), once the server accepted it (or the program ran
+successfully); otherwise signals an SMTP-ERROR.
 
 MAIL-SERVER is \"host\" (port 25), \"host:port\", an IPv4 address as a
 dotted string or an integer, an IPv6 address as a string (\"::1\") or a
@@ -754,9 +787,11 @@ warning of type SMTP-CREDENTIALS-UNUSED is signalled when it does not.
 Every argument is checked before any connection is made.  While the
 letter is sent, the restarts RETRY-SEND, USE-MAIL-SERVER and
 CONTINUE-WITHOUT-REFUSED-RECIPIENTS are offered where they help (not
-for a letter that reads a stream).  Returns three values: T, the
-letter's Message-ID, and the server's final reply (NIL for a program
-and for a captured letter, the .eml file's name for (:file ...))."
+for a letter that reads a stream).  Returns exactly one value, the
+Message-ID, so that (multiple-value-bind (ok error) (ignore-errors
+\(send-letter ...)) ...) works as with Allegro.  The server's final reply
+\(with its queue id) is then in *SMTP-LAST-REPLY*, and for a connection
+of WITH-SMTP-CONNECTION in (SMTP-CONNECTION-LAST-REPLY connection)."
   (call-with-send-restarts
    mail-server (replayable-p (list message attachments))
    (lambda (attempt)
@@ -801,11 +836,8 @@ are split (LIFT-CONTENT-LINES)."
           (check-status (%po-letter-add-header-line letter line)))
         (set-body letter (build-c-part part scope extra))
         (setf (attempt-phase attempt) :deliver)
-        (multiple-value-bind (message-id reply)
-            (deliver server letter login password scope)
-          (values t
-                  (or message-id (%po-letter-message-id letter))
-                  reply))))))
+        (or (deliver server letter login password scope)
+            (%po-letter-message-id letter))))))
 
 (defun send-smtp-1 (mail-server from to login password messages)
   "The body of SEND-SMTP and SEND-SMTP-AUTH."
@@ -832,14 +864,13 @@ not ~s." message))))
       (with-letter (letter)
         (add-envelope letter from tos nil nil)
         (setf (attempt-letter attempt) letter)
-        (check-status (%po-letter-set-raw-reader
-                       letter (cffi:callback read-callback)
-                       (scope-register scope (make-source messages))))
-        (setf (attempt-phase attempt) :deliver)
-        (multiple-value-bind (message-id reply)
-            (deliver server letter login password scope)
-          (declare (ignore message-id))
-          (values t nil reply))))))
+        (let ((source (make-source messages :sniff-header t)))
+          (check-status (%po-letter-set-raw-reader
+                         letter (cffi:callback read-callback)
+                         (scope-register scope source)))
+          (setf (attempt-phase attempt) :deliver)
+          (deliver server letter login password scope)
+          (or (source-message-id source) t))))))
 
 (defun send-smtp (mail-server from to &rest messages)
   "Sends the concatenation of MESSAGES, a pre-formatted letter (header
@@ -852,14 +883,16 @@ a binary stream (read to its end, e.g. the stream of
 WITH-MIME-PART-CONSTRUCTED-STREAM), a vector of octets, or NIL, which
 is skipped.  Line endings become CRLF.  TO is an address or a
 non-empty list of them.  The restarts of SEND-LETTER are offered
-likewise.  Returns T, NIL and the server's final reply (NIL when
-captured, the .eml file's name for (:file ...)); signals an SMTP-ERROR
-on failure."
+likewise.  Returns exactly one value: the Message-ID of the letter if
+its header has one, else T; the server's final reply is then in
+*SMTP-LAST-REPLY* (and SMTP-CONNECTION-LAST-REPLY).  Signals an
+SMTP-ERROR on failure."
   (send-smtp-1 mail-server from to nil nil messages))
 
 (defun send-smtp-auth (mail-server from to login password &rest messages)
   "Like SEND-SMTP, and uses LOGIN and PASSWORD for AUTH whenever the
-server offers it.  Returns T, NIL and the server's final reply."
+server offers it.  Returns the letter's Message-ID if its header has
+one, else T; the server's final reply is then in *SMTP-LAST-REPLY*."
   (send-smtp-1 mail-server from to login password messages))
 
 ;;; ------------------------------------------------------------------

@@ -241,12 +241,62 @@ their end, never closed or rewound."
   (pending-start 0 :type fixnum)
   (pending-end 0 :type fixnum)
   (chars nil)
+  ;; the octets of the header block handed to C so far (see
+  ;; SOURCE-MESSAGE-ID), or NIL if not wanted; HEADER-STATE is 1 after a
+  ;; line feed, 0 otherwise, and :DONE once the blank line was seen
+  (header nil)
+  (header-state 0)
   ;; the condition a callback caught while reading
   (condition nil))
 
-(defun make-source (items)
-  "A source reading ITEMS in order."
-  (%make-source (copy-list items)))
+(defconstant +max-sniffed-header+ (* 256 1024)
+  "At most this many octets of a pre-formatted letter's header block are
+kept to find its Message-ID.")
+
+(defun make-source (items &key sniff-header)
+  "A source reading ITEMS in order.  With SNIFF-HEADER, the octets up to
+the first empty line (the header block of a pre-formatted letter) are
+kept for SOURCE-MESSAGE-ID."
+  (let ((source (%make-source (copy-list items))))
+    (when sniff-header
+      (setf (source-header source)
+            (make-array 1024 :element-type '(unsigned-byte 8)
+                             :adjustable t :fill-pointer 0)))
+    source))
+
+(defun source-note (source octets start count)
+  "Keeps the COUNT octets of OCTETS from START, about to be handed to C,
+while they belong to the header block of SOURCE (if it keeps one)."
+  (declare (type octets octets) (type fixnum start count))
+  (let ((header (source-header source)))
+    (when (and header (not (eq (source-header-state source) :done)))
+      (loop with state = (source-header-state source)
+            for i from start below (+ start count)
+            for octet = (aref octets i)
+            do (when (>= (fill-pointer header) +max-sniffed-header+)
+                 (setf state :done)
+                 (loop-finish))
+               (vector-push-extend octet header)
+               (cond ((/= octet 10)
+                      (unless (= octet 13)
+                        (setf state 0)))
+                     ((= state 1)
+                      (setf state :done)
+                      (loop-finish))
+                     (t (setf state 1)))
+            finally (setf (source-header-state source) state)))))
+
+(defun source-message-id (source)
+  "The Message-ID field of the header block SOURCE handed to C (made
+with :SNIFF-HEADER), a string such as \"<x@y.example>\", or NIL."
+  (let ((header (source-header source)))
+    (and header
+         (let ((value (cdr (assoc "Message-ID"
+                                  (parse-header-fields
+                                   (coerce header 'octets)
+                                   0 (length header))
+                                  :test #'string-equal))))
+           (non-empty value)))))
 
 (defmethod callback-condition ((source source))
   (source-condition source))
@@ -303,6 +353,7 @@ POINTER.  Returns the number of octets copied, 0 at the end."
          (let ((k (min (- (source-pending-end source)
                           (source-pending-start source))
                        (- length n))))
+           (source-note source octets (source-pending-start source) k)
            (copy-to-foreign octets (source-pending-start source) k
                             pointer n)
            (incf (source-pending-start source) k)
@@ -317,6 +368,7 @@ POINTER.  Returns the number of octets copied, 0 at the end."
              (:binary
               (let* ((want (min (- length n) (length octets)))
                      (got (read-sequence octets current :end want)))
+                (source-note source octets 0 got)
                 (copy-to-foreign octets 0 got pointer n)
                 (incf n got)
                 (when (< got want)
@@ -340,6 +392,7 @@ POINTER.  Returns the number of octets copied, 0 at the end."
              (:vector
               (let* ((start (source-index source))
                      (k (min (- (length current) start) (- length n))))
+                (source-note source current start k)
                 (copy-to-foreign current start k pointer n)
                 (incf n k)
                 (incf (source-index source) k)
