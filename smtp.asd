@@ -39,6 +39,7 @@ servers in fixtures/."
                              (:file "mime")
                              (:file "smtp")
                              (:file "capture")
+                             (:file "fidelity")
                              (:file "examples")
                              (:file "faults")
                              (:file "secrets")

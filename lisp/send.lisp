@@ -550,9 +550,32 @@ streams, or mime-part-constructed, not ~s." attachment))))
       (%po-part-free c-part)
       (po-error status))))
 
+(defun null-sender-p (from)
+  "True if FROM, the sender argument, asks for the null reverse-path:
+\"\" or \"<>\" (white space around them ignored)."
+  (and (stringp from)
+       (member (string-trim '(#\Space #\Tab) from) '("" "<>")
+               :test #'string=)
+       t))
+
+(defun header-line-named-p (line name)
+  "True if the header LINE (\"Name: value\") is a field named NAME."
+  (let ((colon (position #\: line)))
+    (and colon (string-equal (string-right-trim '(#\Space #\Tab)
+                                                (subseq line 0 colon))
+                             name))))
+
 (defun add-envelope (letter from tos ccs bccs)
-  "Sets the sender FROM and the recipients of the C LETTER."
-  (check-status (%po-letter-set-from letter (text-of from)))
+  "Sets the sender FROM (\"\" or \"<>\": the null sender) and the
+recipients of the C LETTER.  Each recipient string may be an address
+list, which C parses."
+  (cond ((null from)
+         (smtp-argument-error "FROM must be an address, not NIL (\"\" ~
+asks for the null sender <>)."))
+        ((null-sender-p from)
+         (check-status (%po-letter-set-null-sender letter)))
+        (t
+         (check-status (%po-letter-set-from letter (text-of from)))))
   (dolist (to tos)
     (check-status (%po-letter-add-to letter to)))
   (dolist (cc ccs)
@@ -705,23 +728,11 @@ give its designator)."
                   (restart-offered-p 'use-mail-server attempt condition))
           (setf (attempt-mail-server attempt) designator))))))
 
-(defun envelope-address (address)
-  "The envelope form of the recipient ADDRESS (\"Name <a@b>\" gives
-\"a@b\"), as the C library makes it; ADDRESS itself if C refuses it."
-  (with-letter (letter)
-    (if (zerop (%po-letter-add-to letter address))
-        (%po-letter-recipient letter 0)
-        address)))
-
-(defun drop-recipients (addresses attempt)
-  "ADDRESSES without those ATTEMPT dropped after refusals."
-  (if (attempt-dropped attempt)
-      (remove-if (lambda (address)
-                   (member (envelope-address address)
-                           (attempt-dropped attempt)
-                           :test #'string-equal))
-                 addresses)
-      addresses))
+(defun drop-recipients (letter attempt)
+  "Removes from the C LETTER (envelope, To and Cc alike) the recipients
+ATTEMPT dropped after refusals."
+  (dolist (address (attempt-dropped attempt))
+    (%po-letter-remove-recipient letter address)))
 
 ;;; ------------------------------------------------------------------
 ;;; The API
@@ -758,8 +769,16 @@ nowhere and is captured instead.
 
 FROM is the sender, TO a recipient address or a non-empty list of them;
 CC and BCC are NIL, an address or a list; BCC addresses do not appear
-in the letter.  An address may be \"a@b.example\" or \"Name
-<a@b.example>\".  SUBJECT and REPLY-TO, when non-NIL, are printed with
+in the letter.  An address may be \"a@b.example\", \"Name
+<a@b.example>\", \"\\\"Doe, Jane\\\" <j@b.example>\" or a bare local part
+such as \"root\" (Allegro's \"foo\"), sent as it is (MAIL FROM:<root>)
+for the server to qualify.  A string may hold an address list,
+\"a@b.example, Carol <c@b.example>\": every address in it is a
+recipient; in a list of two or more every address needs a domain, so an
+unquoted comma in a name (\"Doe, Jane <j@b.example>\") is an error that
+says to quote the name.  FROM \"\" (or \"<>\") is the null sender,
+MAIL FROM:<> (for bounces): the From field must then come from HEADERS.
+SUBJECT and REPLY-TO, when non-NIL, are printed with
 ~A into Subject and Reply-To (non-ASCII text is encoded).  HEADERS is a
 header line (\"Name: value\") or a list of them, added as they are
 \(a single trailing newline is removed and folded lines are unfolded;
@@ -815,17 +834,25 @@ of WITH-SMTP-CONNECTION in (SMTP-CONNECTION-LAST-REPLY connection)."
   "The rest of SEND-LETTER-1, once SERVER is known and the header LINES
 are split (LIFT-CONTENT-LINES)."
   (let* ((part (message-part message attachments content-type encoding))
-         (tos (drop-recipients (recipient-list to "to" t) attempt))
-         (ccs (drop-recipients (recipient-list cc "cc") attempt))
-         (bccs (drop-recipients (recipient-list bcc "bcc") attempt))
+         (tos (recipient-list to "to" t))
+         (ccs (recipient-list cc "cc"))
+         (bccs (recipient-list bcc "bcc"))
          (extra (and attachments (attachment-parts attachments)))
          (reply-tos (cond ((null reply-to) nil)
                           ((consp reply-to)
                            (mapcar #'text-of reply-to))
                           (t (list (text-of reply-to))))))
+    (when (and (null-sender-p from)
+               (not (mime-part-constructed-p message))
+               (notany (lambda (line) (header-line-named-p line "From"))
+                       lines))
+      (smtp-argument-error "FROM is ~s, the null sender <>: the letter ~
+then needs its From field in :HEADERS, e.g. :headers \"From: Mail ~
+Delivery System <postmaster@example.com>\"." from))
     (with-scope (scope)
       (with-letter (letter)
         (add-envelope letter from tos ccs bccs)
+        (drop-recipients letter attempt)
         (setf (attempt-letter attempt) letter)
         (when subject
           (check-status (%po-letter-set-subject letter
@@ -850,7 +877,7 @@ are split (LIFT-CONTENT-LINES)."
   "One try of SEND-SMTP, to the mail server of ATTEMPT."
   (let* ((server (resolve-mail-server (attempt-mail-server attempt)))
          (tos (progn (setf (attempt-phase attempt) :build)
-                     (drop-recipients (recipient-list to "to" t) attempt))))
+                     (recipient-list to "to" t))))
     (when (and (server-p server) (eq (server-kind server) :program))
       (smtp-argument-error "SEND-SMTP and SEND-SMTP-AUTH speak SMTP only: ~
 use SEND-LETTER with the mail server ~s." (attempt-mail-server attempt)))
@@ -863,6 +890,7 @@ not ~s." message))))
     (with-scope (scope)
       (with-letter (letter)
         (add-envelope letter from tos nil nil)
+        (drop-recipients letter attempt)
         (setf (attempt-letter attempt) letter)
         (let ((source (make-source messages :sniff-header t)))
           (check-status (%po-letter-set-raw-reader
@@ -882,7 +910,10 @@ added.  Each message is a string (sent as UTF-8), a character stream or
 a binary stream (read to its end, e.g. the stream of
 WITH-MIME-PART-CONSTRUCTED-STREAM), a vector of octets, or NIL, which
 is skipped.  Line endings become CRLF.  TO is an address or a
-non-empty list of them.  The restarts of SEND-LETTER are offered
+non-empty list of them, as for SEND-LETTER (address lists and bare
+local parts included); FROM \"\" or \"<>\" sends MAIL FROM:<>, the null
+reverse-path of bounces and of relayed letters whose stored envelope
+had it.  The restarts of SEND-LETTER are offered
 likewise.  Returns exactly one value: the Message-ID of the letter if
 its header has one, else T; the server's final reply is then in
 *SMTP-LAST-REPLY* (and SMTP-CONNECTION-LAST-REPLY).  Signals an

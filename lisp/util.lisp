@@ -448,11 +448,15 @@ NET.POST-OFFICE::*SMTP-DEBUG* failed: ~a"
 ;;; Recipients and headers
 
 (defun recipient-list (value what &optional required)
-  "VALUE, a recipient designator (a string or a list of addresses), as a
-fresh list of strings.  WHAT names the argument for the error message.
-NIL gives NIL unless REQUIRED."
+  "VALUE, a recipient designator (a string or a list of them), as a
+fresh list of strings; each string may be an address list (\"a@b.example,
+Carol <c@d.example>\"), which C parses.  WHAT names the argument for the
+error message.  NIL gives NIL unless REQUIRED."
   (cond ((stringp value) (list value))
         ((and (consp value) (null (cdr (last value))))
+         (when (member nil value)
+           (smtp-argument-error "~a contains NIL, which is not an ~
+address: ~s" what value))
          (mapcar #'princ-to-string value))
         ((and (null value) (not required)) nil)
         (t (smtp-argument-error "~a should be a string or a non-empty list ~
