@@ -174,8 +174,13 @@ typedef int (*po_read_fn)(void *userdata, void *buf, size_t len,
 
 /* po_part_new_text - a text/plain part holding a copy of len octets.
  * charset: the charset parameter ("utf-8", "iso-8859-1", ...); NULL means
- * "utf-8".  The octets are not converted; the caller encodes the text in
- * that charset.  Returns: the part (free with po_part_free), NULL on OOM. */
+ * "utf-8".  The caller encodes the text in that charset; it is kept in
+ * canonical form (RFC 2045 §6.8, RFC 2046 §4.1.1): each LF not preceded
+ * by CR becomes CRLF, so that the text is the same on the wire whatever
+ * its transfer encoding, base64 included (a bare CR is kept; UTF-16 and
+ * UTF-32 text is not touched).  For octets that must go byte for byte
+ * (a .csv or .patch attachment) use po_part_new_bytes and set the type.
+ * Returns: the part (free with po_part_free), NULL on OOM. */
 PO_EXTERN po_part *po_part_new_text(const char *text, size_t len,
 				    const char *charset);
 

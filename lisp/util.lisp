@@ -246,6 +246,10 @@ their end, never closed or rewound."
   ;; line feed, 0 otherwise, and :DONE once the blank line was seen
   (header nil)
   (header-state 0)
+  ;; true: characters read are text whose line ends go out as CRLF;
+  ;; PREVIOUS is the last octet handed over so far
+  (crlf nil)
+  (previous 0)
   ;; the condition a callback caught while reading
   (condition nil))
 
@@ -253,11 +257,15 @@ their end, never closed or rewound."
   "At most this many octets of a pre-formatted letter's header block are
 kept to find its Message-ID.")
 
-(defun make-source (items &key sniff-header)
+(defun make-source (items &key sniff-header crlf)
   "A source reading ITEMS in order.  With SNIFF-HEADER, the octets up to
 the first empty line (the header block of a pre-formatted letter) are
-kept for SOURCE-MESSAGE-ID."
+kept for SOURCE-MESSAGE-ID.  With CRLF, the text of character streams
+and strings is handed over in canonical form, each LF not after a CR
+made CRLF (RFC 2045 §6.8: a text part read from a character stream is
+then the same in base64 as in any other encoding)."
   (let ((source (%make-source (copy-list items))))
+    (setf (source-crlf source) crlf)
     (when sniff-header
       (setf (source-header source)
             (make-array 1024 :element-type '(unsigned-byte 8)
@@ -335,6 +343,31 @@ there is none left."
     (setf (source-octets source) (make-octet-buffer)
           (source-chars source) (make-string (floor +chunk-size+ 4)))))
 
+(defun crlf-expand (octets end previous)
+  "Makes each LF among the first END OCTETS that does not follow a CR a
+CRLF, in place (OCTETS has room: at most four octets a character were
+reserved, and an LF takes two).  PREVIOUS is the octet before
+OCTETS[0].  Returns the new end."
+  (declare (type octets octets) (type fixnum end)
+           (type (unsigned-byte 8) previous) (optimize speed))
+  (flet ((bare-lf-p (i)
+           (and (= (aref octets i) 10)
+                (/= (if (zerop i) previous (aref octets (1- i))) 13))))
+    (let ((extra (loop for i of-type fixnum below end
+                       count (bare-lf-p i))))
+      (declare (type fixnum extra))
+      (when (zerop extra)
+        (return-from crlf-expand end))
+      ;; backwards, so that every octet is read before it is overwritten
+      (let ((j (+ end extra)))
+        (declare (type fixnum j))
+        (loop for i of-type fixnum from (1- end) downto 0
+              do (let ((bare (bare-lf-p i)))
+                   (setf (aref octets (decf j)) (aref octets i))
+                   (when bare
+                     (setf (aref octets (decf j)) 13))))
+        (+ end extra)))))
+
 (defun source-fill (source pointer length)
   "Copies up to LENGTH octets of SOURCE into the foreign buffer at
 POINTER.  Returns the number of octets copied, 0 at the end."
@@ -387,6 +420,13 @@ POINTER.  Returns the number of octets copied, 0 at the end."
                 (setf (source-pending-start source) 0
                       (source-pending-end source)
                       (encode-utf8-into chars 0 got octets))
+                (when (source-crlf source)
+                  (setf (source-pending-end source)
+                        (crlf-expand octets (source-pending-end source)
+                                     (source-previous source)))
+                  (when (plusp (source-pending-end source))
+                    (setf (source-previous source)
+                          (aref octets (1- (source-pending-end source))))))
                 (when (< got want)
                   (setf (source-current source) nil))))
              (:vector

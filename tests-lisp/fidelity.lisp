@@ -347,3 +347,104 @@ Subject: Undelivered Mail~%~%It bounced.~%"))))))
     (is (string= (format nil "MAIL FROM:<>~%RCPT TO:<postmaster>~%")
                  (read-file-string
                   (first (directory (merge-pathnames "*.envelope" dir))))))))
+
+;;; ------------------------------------------------------------------
+;;; Canonical base64 text
+
+(defun wire-leaves (octets)
+  "The leaf entities of the message OCTETS as (CONTENT-TYPE ENCODING
+DECODED-OCTETS), in order."
+  (mapcar (lambda (entity)
+            (list (net.post-office::entity-content-type entity)
+                  (net.post-office::entity-encoding entity)
+                  (net.post-office::entity-body-octets entity)))
+          (net.post-office::entity-leaves
+           (net.post-office::parse-entity octets))))
+
+(defun crlf-text (string)
+  "STRING with each newline made CRLF, as UTF-8 octets."
+  (net.post-office::string-to-utf8
+   (with-output-to-string (out)
+     (loop for char across string
+           do (when (char= char #\Newline)
+                (write-char #\Return out))
+              (write-char char out)))))
+
+(defun lf-text (string)
+  "STRING with each CRLF made a newline."
+  (net.post-office::crlf-to-newline string))
+
+(test canonical-base64-text
+  "Text made from a string or a character stream goes into base64 in
+canonical form, CRLF line ends (RFC 2045 §6.8, RFC 2046 §4.1.1); parts
+made from files or octet vectors stay byte for byte.  The captured
+letter's reader and Python give back the text that was given."
+  (let* ((text (format nil "Grüße~%zweite Zeile~%"))
+         (csv (ascii (format nil "a,b~%1,2~%")))
+         (file (write-file (merge-pathnames "data.csv"
+                                            (make-temp-dir "canonical"))
+                           csv)))
+    (with-smtpd (d)
+      ;; a string (base64: not ASCII), with an octet and a file attachment
+      (send-letter (server d) *from* *to* text
+                   :attachments (list (make-mime-part
+                                       :text csv :content-type "text/csv"
+                                       :name "octets.csv" :attachmentp t)
+                                      file))
+      ;; a character stream forced to base64
+      (with-input-from-string (in text)
+        (send-letter (server d) *from* *to* in
+                     :headers "Content-Transfer-Encoding: base64"))
+      ;; a character stream part, and a string part asked for base64
+      (with-input-from-string (in (format nil "stream~%lines~%"))
+        (send-letter (server d) *from* *to*
+                     (make-mime-part
+                      :subparts
+                      (list (make-mime-part :file in
+                                            :content-type "text/plain"
+                                            :attachmentp nil)
+                            (make-mime-part :text (format nil "ascii~%")
+                                            :encoding :base64)))))
+      (destructuring-bind (one two three) (letters d)
+        (destructuring-bind ((type1 enc1 body1) (type2 enc2 body2)
+                             (type3 enc3 body3))
+            (wire-leaves (read-file-octets (letter-file one)))
+          (is (equal '("text/plain" "base64") (list type1 enc1)))
+          (is (equalp (crlf-text text) body1))
+          (is (equal '("text/csv" "base64") (list type2 enc2)))
+          (is (equalp csv body2))
+          (is (equal '("text/csv" "base64") (list type3 enc3)))
+          (is (equalp csv body3)))
+        (destructuring-bind ((type enc body))
+            (wire-leaves (read-file-octets (letter-file two)))
+          (is (equal '("text/plain" "base64") (list type enc)))
+          (is (equalp (crlf-text text) body)))
+        (destructuring-bind ((type1 enc1 body1) (type2 enc2 body2))
+            (wire-leaves (read-file-octets (letter-file three)))
+          (declare (ignore type1 type2))
+          (is (string= "base64" enc2))
+          (is (equalp (crlf-text (format nil "ascii~%")) body2))
+          ;; a :file stream part is base64 by default (Allegro's rule)
+          (is (string= "base64" enc1))
+          (is (equalp (crlf-text (format nil "stream~%lines~%")) body1)))
+        ;; Python reads the text back (with its CRLF line ends, as for
+        ;; any text part) and the attachments byte for byte
+        (let ((python (python-read (letter-file one))))
+          (is (string= text (lf-text (jget python "parts" 0 "text"))))
+          (is (string= (format nil "a,b~%1,2~%")
+                       (jget python "parts" 1 "text")))
+          (is (string= (format nil "a,b~%1,2~%")
+                       (jget python "parts" 2 "text"))))
+        (is (string= text (lf-text (jget (python-read (letter-file two))
+                                         "parts" 0 "text"))))))
+    ;; the captured letter gives back the text and the octets as given
+    (with-captured-letters (box)
+      (send-letter "smtp.example.com" *from* *to* text
+                   :attachments (make-mime-part :text csv
+                                                :content-type "text/csv"
+                                                :name "octets.csv"
+                                                :attachmentp t))
+      (let ((letter (first (captured-letters box))))
+        (is (string= text (captured-letter-text letter)))
+        (is (equalp csv (third (first (captured-letter-attachments
+                                       letter)))))))))
