@@ -980,3 +980,13 @@ servers do not answer VRFY truthfully."
                        ((/= code 550) t)
                        (t (not (eql (vrfy handle address) 550))))))
           (%po-smtp-free handle))))))
+
+;;; ------------------------------------------------------------------
+;;; REQUIRE
+
+;;; Allegro code starts with (require :smtp), and mail filters that only
+;;; decode headers with (require :mime): once this system is loaded both
+;;; are no-ops.  Before it is, (require :smtp) loads it through ASDF's
+;;; module provider (SBCL, ECL, CCL), as any ASDF system.
+(provide :smtp)
+(provide :mime)

@@ -448,3 +448,62 @@ letter's reader and Python give back the text that was given."
         (is (string= text (captured-letter-text letter)))
         (is (equalp csv (third (first (captured-letter-attachments
                                        letter)))))))))
+
+;;; ------------------------------------------------------------------
+;;; REQUIRE
+
+(defparameter *require-program*
+  "(require :asdf)
+(require :smtp)
+(require :mime)
+(format t \"~&RESULT ~s ~s ~s~%\"
+        (and (find-package :net.post-office) t)
+        (and (member \"MIME\" *modules* :test #'string=) t)
+        (funcall (intern \"CAPTURED-LETTER-FROM\" :postoffice)
+                 (first (funcall (intern \"CALL-WITH-CAPTURED-LETTERS\"
+                                         :net.post-office)
+                                 (lambda (box)
+                                   (net.post-office:send-letter
+                                    \"smtp.example.com\" \"root\"
+                                    \"postmaster\" \"hi\")
+                                   (funcall (intern \"CAPTURED-LETTERS\"
+                                                    :postoffice)
+                                            box))))))
+(finish-output)
+"
+  "What a fresh Lisp runs: Allegro's (require :smtp) and (require :mime),
+then a captured letter.")
+
+(defun fresh-lisp-output (program)
+  "The standard output of a fresh Lisp of the kind running the tests
+that loads the file holding PROGRAM, with ASDF able to find this
+checkout's smtp.asd (and the library of this run, through
+$LIBPOSTOFFICE)."
+  (let ((file (merge-pathnames "program.lisp" (make-temp-dir "fresh")))
+        (registry (format nil "(:source-registry (:directory ~s) ~
+:inherit-configuration)"
+                          (native (asdf:system-source-directory "smtp")))))
+    (write-file file program)
+    (uiop:run-program
+     (append (list "env" (format nil "CL_SOURCE_REGISTRY=~a" registry))
+             #+sbcl (list "sbcl" "--noinform" "--non-interactive"
+                          "--no-userinit" "--no-sysinit" "--load"
+                          (native file))
+             #+ecl (list "ecl" "--norc" "--load" (native file)
+                         "--eval" "(ext:quit 0)")
+             #-(or sbcl ecl) (error "no fresh Lisp for this implementation"))
+     :output :string :error-output nil :ignore-error-status t
+     :input nil)))
+
+(test require-smtp
+  "(require :smtp) and (require :mime) are no-ops once the system is
+loaded (both are provided); in a fresh Lisp, (require :smtp) loads the
+system through ASDF."
+  (is (member "SMTP" *modules* :test #'string=))
+  (is (member "MIME" *modules* :test #'string=))
+  (let ((before (length *modules*)))
+    (require :smtp)
+    (require :mime)
+    (is (= before (length *modules*))))
+  (let ((output (fresh-lisp-output *require-program*)))
+    (is (contains output "RESULT T T \"root\"") "~a" output)))
