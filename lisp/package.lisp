@@ -66,6 +66,8 @@
    #:captured-letters
    #:with-captured-letters
    #:continue-without-refused-recipients
+   #:continue-without-tls
+   #:continue-without-verification
    #:retry-send
    #:use-mail-server
    #:smtp-argument-error
@@ -124,6 +126,8 @@
    #:captured-letters
    #:with-captured-letters
    #:continue-without-refused-recipients
+   #:continue-without-tls
+   #:continue-without-verification
    #:retry-send
    #:use-mail-server
    #:smtp-argument-error
@@ -204,6 +208,8 @@
    #:with-captured-letters
    ;; restarts
    #:continue-without-refused-recipients
+   #:continue-without-tls
+   #:continue-without-verification
    #:retry-send
    #:use-mail-server
    ;; conditions

@@ -9,7 +9,8 @@
 ;;; one call are closed (QUIT) and freed before it returns.
 ;;;
 ;;; A send runs inside the restarts RETRY-SEND,
-;;; CONTINUE-WITHOUT-REFUSED-RECIPIENTS and USE-MAIL-SERVER (see
+;;; CONTINUE-WITHOUT-REFUSED-RECIPIENTS, USE-MAIL-SERVER and the insecure
+;;; CONTINUE-WITHOUT-TLS and CONTINUE-WITHOUT-VERIFICATION (see
 ;;; CALL-WITH-SEND-RESTARTS).  They are established with RESTART-CASE
 ;;; around a function call, so no condition is associated with them and
 ;;; handlers see exactly the conditions they saw without them.  Every
@@ -416,15 +417,23 @@ contains a NUL character." arg))
 ;;; ------------------------------------------------------------------
 ;;; Letters
 
-(defun resolve-mail-server (designator)
+(defun resolve-mail-server (designator &optional attempt)
   "The connection or file transport DESIGNATOR, or DESIGNATOR normalised
-into a SERVER or a FILE-TRANSPORT."
+into a SERVER or a FILE-TRANSPORT.  The security ATTEMPT's insecure
+restarts gave up (see CONTINUE-WITHOUT-TLS) is given up in the SERVER."
   (cond ((or (smtp-connection-p designator)
              (file-transport-p designator))
          designator)
         ((file-designator-p designator)
          (parse-file-designator designator))
-        (t (parse-server designator))))
+        (t (let ((server (parse-server designator)))
+             (when attempt
+               (when (and (member :no-tls (attempt-insecure attempt))
+                          (= (server-security server) +tls-starttls+))
+                 (setf (server-security server) +tls-starttls-try+))
+               (when (member :no-verify (attempt-insecure attempt))
+                 (setf (server-verify server) nil)))
+             server))))
 
 (defun deliver (server letter login password scope)
   "Sends the C LETTER to SERVER (a SERVER structure, an SMTP-CONNECTION
@@ -599,14 +608,16 @@ again (REPLAYABLE: no stream is read for it), how far the current try
 got (PHASE: :SERVER, :BUILD or :DELIVER), its C LETTER (valid while the
 try runs), the envelope recipients it had when a recipient was refused,
 the SMTP-ERROR it signalled, and the recipients DROPPED after
-refusals."
+refusals, and the security the insecure restarts gave up (INSECURE)."
   mail-server
   replayable
   (phase :server)
   (letter nil)
   (envelope '())
   (error nil)
-  (dropped '()))
+  (dropped '())
+  ;; what the user gave up at the REPL: :NO-TLS, :NO-VERIFY
+  (insecure '()))
 
 (defun replayable-p (thing &optional ancestors)
   "True if a letter made of THING (a message, an attachment, a MIME
@@ -664,7 +675,18 @@ where trying again can help (see the restart functions' documentation)."
                  (typep error 'smtp-recipient-error)
                  (refused-addresses error)
                  (remaining-recipients attempt error)
-                 t))))))
+                 t))
+           ;; only for a designator the next try can change (not a
+           ;; connection of WITH-SMTP-CONNECTION)
+           (continue-without-tls
+            (and (eq phase :deliver) replayable
+                 (eq (smtp-error-status error) :estarttls)
+                 (not (smtp-connection-p (attempt-mail-server attempt)))))
+           (continue-without-verification
+            (and (eq phase :deliver) replayable
+                 (eq (smtp-error-status error) :ecert)
+                 (not (smtp-connection-p
+                       (attempt-mail-server attempt)))))))))
 
 (defun read-mail-server ()
   "Asks on *QUERY-IO* for a mail server designator, reads and evaluates
@@ -677,7 +699,8 @@ USE-MAIL-SERVER."
 
 (defun call-with-send-restarts (mail-server replayable function)
   "Calls FUNCTION with an ATTEMPT for MAIL-SERVER inside the restarts
-RETRY-SEND, CONTINUE-WITHOUT-REFUSED-RECIPIENTS and USE-MAIL-SERVER,
+RETRY-SEND, CONTINUE-WITHOUT-REFUSED-RECIPIENTS, USE-MAIL-SERVER,
+CONTINUE-WITHOUT-TLS and CONTINUE-WITHOUT-VERIFICATION,
 calling it again each time one of them is invoked.  REPLAYABLE says
 whether the letter can be built again.  Returns the values of the call
 that succeeds."
@@ -726,7 +749,23 @@ give its designator)."
           :interactive read-mail-server
           :test (lambda (condition)
                   (restart-offered-p 'use-mail-server attempt condition))
-          (setf (attempt-mail-server attempt) designator))))))
+          (setf (attempt-mail-server attempt) designator))
+        (continue-without-tls ()
+          :report "Send this letter without TLS: in clear text, ~
+credentials included, as :starttls :try does when the server offers no ~
+STARTTLS (insecure)."
+          :test (lambda (condition)
+                  (restart-offered-p 'continue-without-tls attempt
+                                     condition))
+          (pushnew :no-tls (attempt-insecure attempt)))
+        (continue-without-verification ()
+          :report "Send this letter without verifying the server's ~
+certificate, as :verify nil does (insecure: anyone in the path can ~
+read it)."
+          :test (lambda (condition)
+                  (restart-offered-p 'continue-without-verification attempt
+                                     condition))
+          (pushnew :no-verify (attempt-insecure attempt)))))))
 
 (defun drop-recipients (letter attempt)
   "Removes from the C LETTER (envelope, To and Cc alike) the recipients
@@ -806,7 +845,10 @@ warning of type SMTP-CREDENTIALS-UNUSED is signalled when it does not.
 Every argument is checked before any connection is made.  While the
 letter is sent, the restarts RETRY-SEND, USE-MAIL-SERVER and
 CONTINUE-WITHOUT-REFUSED-RECIPIENTS are offered where they help (not
-for a letter that reads a stream).  Returns exactly one value, the
+for a letter that reads a stream), and, for a user at the REPL who
+decides knowingly, CONTINUE-WITHOUT-TLS (:starttls t, no STARTTLS
+offered) and CONTINUE-WITHOUT-VERIFICATION (an untrusted certificate),
+which the library never takes by itself.  Returns exactly one value, the
 Message-ID, so that (multiple-value-bind (ok error) (ignore-errors
 \(send-letter ...)) ...) works as with Allegro.  The server's final reply
 \(with its queue id) is then in *SMTP-LAST-REPLY*, and for a connection
@@ -820,7 +862,8 @@ of WITH-SMTP-CONNECTION in (SMTP-CONNECTION-LAST-REPLY connection)."
 (defun send-letter-1 (attempt from to message subject reply-to cc bcc
                       headers login password attachments)
   "One try of SEND-LETTER, to the mail server of ATTEMPT."
-  (let ((server (resolve-mail-server (attempt-mail-server attempt))))
+  (let ((server (resolve-mail-server (attempt-mail-server attempt)
+                                     attempt)))
     (setf (attempt-phase attempt) :build)
     (multiple-value-bind (content-type encoding lines)
         (lift-content-lines (header-lines headers) message)
@@ -875,7 +918,8 @@ Delivery System <postmaster@example.com>\"." from))
 
 (defun send-smtp-attempt (attempt from to login password messages)
   "One try of SEND-SMTP, to the mail server of ATTEMPT."
-  (let* ((server (resolve-mail-server (attempt-mail-server attempt)))
+  (let* ((server (resolve-mail-server (attempt-mail-server attempt)
+                                      attempt))
          (tos (progn (setf (attempt-phase attempt) :build)
                      (recipient-list to "to" t))))
     (when (and (server-p server) (eq (server-kind server) :program))

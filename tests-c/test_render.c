@@ -120,7 +120,7 @@ static void test_simple_letter(void **state)
 			       "example\\.com>\r\n"
 			       "X-Test: yes\r\n"
 			       "MIME-Version: 1.0\r\n"
-			       "Content-Type: text/plain; charset=\"utf-8\"\r\n"
+			       "Content-Type: text/plain;\r\n    charset=\"utf-8\"\r\n"
 			       "Content-Transfer-Encoding: 7bit\r\n$"));
 	assert_null(strstr(msg, "secret"));
 	assert_null(strstr(msg, "Bcc"));
@@ -214,7 +214,7 @@ static void test_raw_lines_replace_generated(void **state)
 			       "To: undisclosed-recipients:;\r\n"
 			       "Reply-To: x@example.com\r\n"
 			       "MIME-Version: 1.0\r\n"
-			       "Content-Type: text/plain; charset=\"utf-8\"\r\n"
+			       "Content-Type: text/plain;\r\n    charset=\"utf-8\"\r\n"
 			       "Content-Transfer-Encoding: 7bit\r\n$"));
 	assert_null(strstr(msg, "keyword"));
 	/* the envelope still comes from the letter */
@@ -417,7 +417,7 @@ static void test_multipart_structure(void **state)
 	msg = render(l, 0, NULL);
 
 	snprintf(want, sizeof want,
-		 "Content-Type: multipart/mixed;\r\n boundary=\"%s\"\r\n\r\n"
+		 "Content-Type: multipart/mixed;\r\n    boundary=\"%s\"\r\n\r\n"
 		 "This is a multi-part message in MIME format.\r\n"
 		 "\r\n--%s\r\n"
 		 "Content-Type: multipart/alternative;",
@@ -741,8 +741,8 @@ static void test_render_part_alone(void **state)
 	assert_po_ok(po_reader_read(r, buf, sizeof buf - 1, &n));
 	buf[n] = '\0';
 	assert_string_equal(buf, "MIME-Version: 1.0\n"
-				 "Content-Type: text/plain; "
-				 "charset=\"us-ascii\"\n"
+				 "Content-Type: text/plain;\n"
+				 "    charset=\"us-ascii\"\n"
 				 "Content-Transfer-Encoding: 7bit\n\nhi\n");
 	po_reader_free(r);
 	po_part_free(p);

@@ -49,6 +49,7 @@ NET.POST-OFFICE, as in Allegro, and external in POSTOFFICE."
     (is (eq (find-package :net.post-office) (symbol-package symbol))
         "~s is not a symbol of NET.POST-OFFICE" symbol))
   (dolist (name '(with-smtp-connection reload smtp-connection-last-reply
+                  continue-without-tls continue-without-verification
                   *smtp-timeout* *libpostoffice-path* *smtp-debug*
                   *smtp-last-reply*
                   smtp-condition smtp-error smtp-argument-error

@@ -507,3 +507,120 @@ system through ASDF."
     (is (= before (length *modules*))))
   (let ((output (fresh-lisp-output *require-program*)))
     (is (contains output "RESULT T T \"root\"") "~a" output)))
+
+;;; ------------------------------------------------------------------
+;;; The insecure restarts
+
+(defun squash (string)
+  "STRING with each run of white space (line breaks included) made one
+space: a report as words, whatever its line filling."
+  (format nil "~{~a~^ ~}"
+          (remove "" (net.post-office::split-string
+                      (substitute #\Space #\Newline string) #\Space)
+                  :test #'string=)))
+
+(defun restart-names (condition)
+  "The names of the restarts active for CONDITION."
+  (mapcar #'restart-name (compute-restarts condition)))
+
+(test insecure-restarts
+  ":starttls t against a server without STARTTLS, and an untrusted
+certificate, still fail closed, and their reports name the restart and
+the designator option; a user who invokes CONTINUE-WITHOUT-TLS or
+CONTINUE-WITHOUT-VERIFICATION gets this one letter sent that way."
+  ;; no STARTTLS offered
+  (with-smtpd (d)
+    (let ((e (handler-case (send-letter (server d :starttls t) *from* *to*
+                                        "x")
+               (smtp-tls-error (e) e))))
+      (is (eq :estarttls (smtp-error-status e)))
+      (is (contains (squash (princ-to-string e)) "CONTINUE-WITHOUT-TLS"))
+      (is (contains (squash (princ-to-string e)) ":starttls :try") "~a" e))
+    (is (null (letters d)))
+    (let ((seen '()))
+      (handler-bind ((smtp-tls-error
+                       (lambda (e)
+                         (push (restart-names e) seen)
+                         (is (contains
+                              (princ-to-string
+                               (find-restart 'continue-without-tls e))
+                              ":starttls :try"))
+                         (continue-without-tls e))))
+        (is (stringp (send-letter (server d :starttls t) *from* *to*
+                                  "knowingly in clear"))))
+      (is (= 1 (length seen)))
+      (is (member 'continue-without-tls (first seen)))
+      (is (not (member 'continue-without-verification (first seen)))))
+    (is (eq :false (json (the-letter d) "tls")))
+    ;; send-smtp too; and the next send is secure again
+    (handler-bind ((smtp-tls-error #'continue-without-tls))
+      (is (eq t (send-smtp (server d :starttls t) *from* *to*
+                           (format nil "Subject: s~%~%x~%")))))
+    (is (= 2 (length (letters d))))
+    (signals smtp-tls-error
+      (send-letter (server d :starttls t) *from* *to* "x")))
+  ;; an untrusted certificate
+  (with-smtpd (d "--tls" "starttls" "--cert" (cert "server.pem")
+                 "--key" (cert "server.key"))
+    (let ((e (handler-case (send-letter (server d :starttls t) *from* *to*
+                                        "x")
+               (smtp-tls-error (e) e))))
+      (is (eq :ecert (smtp-error-status e)))
+      (is (contains (squash (princ-to-string e))
+                    "CONTINUE-WITHOUT-VERIFICATION"))
+      (is (contains (squash (princ-to-string e)) ":verify nil")))
+    (is (null (letters d)))
+    (let ((seen '()))
+      (handler-bind ((smtp-tls-error
+                       (lambda (e)
+                         (push (restart-names e) seen)
+                         (continue-without-verification e))))
+        (send-letter (server d :starttls t) *from* *to* "unverified"))
+      (is (member 'continue-without-verification (first seen)))
+      (is (not (member 'continue-without-tls (first seen)))))
+    (is (eq :true (json (the-letter d) "tls")))
+    ;; neither is offered on a connection, nor for a stream letter
+    (signals smtp-tls-error
+      (handler-bind ((smtp-tls-error
+                       (lambda (e)
+                         (is (not (find-restart
+                                   'continue-without-verification e))))))
+        (with-input-from-string (in "streamed")
+          (send-letter (server d :starttls t) *from* *to* in))))
+    (signals smtp-tls-error
+      (handler-bind ((smtp-tls-error
+                       (lambda (e)
+                         (is (not (find-restart
+                                   'continue-without-verification e))))))
+        (with-smtp-connection (c (server d :starttls t))
+          (send-letter c *from* *to* "x"))))
+    (is (= 1 (length (letters d))))))
+
+;;; ------------------------------------------------------------------
+;;; MIME-PART-WRITER: Allegro's layout of parameters
+
+(test mime-part-writer-parameters
+  "MIME-PART-WRITER writes parameters as Allegro does: each on a line of
+its own after four spaces, quoted, with '\"' and '\\' escaped.  (A
+non-string value is quoted too, where Allegro writes it bare.)"
+  (let ((part (make-mime-part :text "hi"
+                              :parameters '(("format" . "flowed")
+                                            ("q" . "a \"b\""))
+                              :name "a b.txt" :attachmentp t)))
+    (is (string= (format nil "MIME-Version: 1.0~%~
+Content-Type: text/plain;~%    charset=\"utf-8\";~%    format=\"flowed\";~%    ~
+q=\"a \\\"b\\\"\"~%~
+Content-Transfer-Encoding: 7bit~%~
+Content-Disposition: attachment;~%    filename=\"a b.txt\"~%~%hi")
+                 (with-output-to-string (out)
+                   (mime-part-writer part :stream out)))))
+  (let* ((part (make-mime-part :subparts (list (make-mime-part :text "x"))))
+         (text (with-output-to-string (out)
+                 (mime-part-writer part :stream out))))
+    (is (contains text (format nil "Content-Type: multipart/mixed;~%    ~
+boundary=\"~a\"~%" (mime-part-boundary part)))))
+  (is (contains (with-output-to-string (out)
+                  (mime-part-writer (make-mime-part :text "x"
+                                                    :parameters '(("n" . 3)))
+                                    :stream out))
+                (format nil ";~%    n=\"3\"~%"))))

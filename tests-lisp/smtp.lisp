@@ -134,7 +134,7 @@ anything is sent; \"MIME-Version: 1.0\" is not doubled."
       (destructuring-bind (html mixed) (captured-letters box)
         (is (equal '("from the line") (fields html "Subject")))
         (is (equal '("1.0") (fields html "MIME-Version")))
-        (is (equal '("text/html; charset=\"utf-8\"")
+        (is (equal '("text/html;    charset=\"utf-8\"")
                    (fields html "Content-Type")))
         (is (equal '("quoted-printable")
                    (fields html "Content-Transfer-Encoding")))
@@ -142,8 +142,8 @@ anything is sent; \"MIME-Version: 1.0\" is not doubled."
         (is (contains (first (fields mixed "Content-Type"))
                       "multipart/mixed"))
         (is (contains (map 'string #'code-char (captured-letter-octets mixed))
-                      (format nil "Content-Type: text/html; ~
-charset=\"utf-8\"~c~c" #\Return #\Newline)))
+                      (format nil "Content-Type: text/html;~c~c    ~
+charset=\"utf-8\"~c~c" #\Return #\Newline #\Return #\Newline)))
         (is (equalp '(("notes.txt" "text/plain" #(110 111 116 101 115)))
                     (captured-letter-attachments mixed))))
       (signals smtp-argument-error
