@@ -49,6 +49,8 @@
    #:*smtp-debug*
    #:*smtp-last-reply*
    #:*smtp-timeout*
+   #:*test-email-address-literals*
+   #:*test-email-address-server*
    #:reload
    #:smtp-connection-last-reply
    #:with-smtp-connection
@@ -109,6 +111,8 @@
    #:*smtp-debug*
    #:*smtp-last-reply*
    #:*smtp-timeout*
+   #:*test-email-address-literals*
+   #:*test-email-address-server*
    #:reload
    #:smtp-connection-last-reply
    #:with-smtp-connection
@@ -189,6 +193,8 @@
    #:*smtp-debug*
    #:*smtp-last-reply*
    #:*smtp-timeout*
+   #:*test-email-address-literals*
+   #:*test-email-address-server*
    #:reload
    #:smtp-connection-last-reply
    #:with-smtp-connection

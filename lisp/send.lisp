@@ -992,38 +992,107 @@ no connection could be made, or -1 if it was lost during VRFY."
              :unreachable)
             (t -1)))))
 
+(defun inet-aton-number-p (label)
+  "True if LABEL is a number as inet_aton(3) reads the parts of an IPv4
+address: decimal, octal (a leading 0) or hexadecimal (0x...)."
+  (and (plusp (length label))
+       (if (and (> (length label) 1) (char-equal (char label 1) #\x)
+                (char= (char label 0) #\0))
+           (every (lambda (c) (digit-char-p c 16)) (subseq label 2))
+           (every #'digit-char-p label))))
+
+(defun ip-address-domain-p (domain)
+  "True if the ASCII DOMAIN is an address rather than a name: an address
+literal (\"[192.0.2.1]\"), or what the resolver would take as an IPv4
+address (\"127.0.0.1\", \"127.1\", \"2130706433\", \"0x7f.1\"), or a
+name whose last label is all digits (no top-level domain is)."
+  (or (and (plusp (length domain)) (char= (char domain 0) #\[))
+      (let ((labels (split-string domain #\.)))
+        (or (and (<= (length labels) 4)
+                 (every #'inet-aton-number-p labels))
+            (every #'digit-char-p (car (last labels)))))))
+
+(defun literal-host (domain)
+  "The host to connect to for the address literal or IP-address DOMAIN."
+  (if (char= (char domain 0) #\[)
+      (let ((inside (subseq domain 1 (1- (length domain)))))
+        (if (string-prefix-p "IPv6:" inside)
+            (subseq inside 5)
+            inside))
+      domain))
+
+(defun vrfy-target (address)
+  "The envelope form of ADDRESS, one address checked by the C library's
+parser, split: its local part and domain (NIL for a bare local part).
+NIL if ADDRESS is not one valid address."
+  (with-letter (letter)
+    (when (and (zerop (%po-letter-add-to letter address))
+               (= 1 (%po-letter-recipient-count letter)))
+      (let* ((spec (%po-letter-recipient letter 0))
+             (at (position #\@ spec :from-end t)))
+        (values spec
+                (if at (subseq spec 0 at) spec)
+                (and at (subseq spec (1+ at))))))))
+
 (defun test-email-address (address)
   "Returns true if ADDRESS (\"user@host\", or \"user\" for the local
 host) could be a valid address, by asking the mail server of its host
-\(port 25, or host:port) with VRFY; NIL if the server says it is
-unknown, or if no connection could be made.  Servers that do not
-implement VRFY make it return T.  Deprecated, as in Allegro CL: most
-servers do not answer VRFY truthfully."
+\(port 25) with VRFY: first the local part, then, if the server says
+550 to that, the whole address; NIL if the server says it is unknown, if
+no connection could be made, or if ADDRESS is not one valid address.
+Servers that do not implement VRFY make it return T.  Deprecated, as in
+Allegro CL: most servers do not answer VRFY truthfully.
+
+ADDRESS is untrusted input (a sign-up form), so it is never a way to
+reach an arbitrary service: it goes through the same parser as every
+address, so a port or a path in it (\"probe@127.0.0.1:39119\") makes it
+invalid (NIL, nothing connected to, where Allegro connects to that
+port); and a domain that is an address literal (\"user@[192.0.2.1]\")
+or an IP address (\"user@127.0.0.1\") is refused the same way unless
+*TEST-EMAIL-ADDRESS-LITERALS* is true.  Names are looked up as usual,
+and only port 25 is used.  When *TEST-EMAIL-ADDRESS-SERVER* is a mail
+server designator, every VRFY goes there instead (your own MTA), and
+the address's domain is never connected to."
   (unless (and (stringp address) (plusp (length address)))
     (smtp-argument-error "The address must be a non-empty string, not ~s."
                          address))
-  (let* ((at (position #\@ address))
-         (local (if at (subseq address 0 at) address))
-         (host (if at (subseq address (1+ at)) "localhost")))
-    (when (and at (or (zerop at) (= at (1- (length address)))))
+  (multiple-value-bind (spec local domain) (vrfy-target address)
+    (unless spec
       (return-from test-email-address nil))
-    (let ((server (handler-case (parse-server host)
-                    (smtp-error ()
-                      (return-from test-email-address nil))))
-          (handle (check-pointer (%po-smtp-new) "an SMTP handle"))
-          (tracer (make-tracer)))
-      (with-scope (scope)
-        (unwind-protect
-             (progn
-               (handler-case (configure-smtp handle server nil nil)
-                 (smtp-error ()
-                   (return-from test-email-address nil)))
-               (update-trace handle tracer (scope-register scope tracer))
-               (let ((code (vrfy handle local)))
-                 (cond ((eq code :unreachable) nil)
-                       ((/= code 550) t)
-                       (t (not (eql (vrfy handle address) 550))))))
-          (%po-smtp-free handle))))))
+    (let ((designator *test-email-address-server*))
+      (cond (designator)
+            ((null domain)
+             (setf designator "localhost"))
+            ((ip-address-domain-p domain)
+             (unless *test-email-address-literals*
+               (return-from test-email-address nil))
+             (setf designator (list (literal-host domain) :port 25)))
+            (t (setf designator (list domain :port 25))))
+      (let ((server (handler-case (parse-server designator)
+                      (smtp-error (e)
+                        (if *test-email-address-server*
+                            (error e)
+                            (return-from test-email-address nil)))))
+            (handle (check-pointer (%po-smtp-new) "an SMTP handle"))
+            (tracer (make-tracer)))
+        (when (eq (server-kind server) :program)
+          (smtp-argument-error "*TEST-EMAIL-ADDRESS-SERVER* must be an SMTP ~
+server, not the program ~s." designator))
+        (with-scope (scope)
+          (unwind-protect
+               (progn
+                 (handler-case (configure-smtp handle server nil nil)
+                   (smtp-error ()
+                     (return-from test-email-address nil)))
+                 (update-trace handle tracer (scope-register scope tracer))
+                 ;; one handle, so one connection where the server and
+                 ;; the engine allow (see the report: libcurl 7.88 closes
+                 ;; it after a 5yz reply)
+                 (let ((code (vrfy handle local)))
+                   (cond ((eq code :unreachable) nil)
+                         ((/= code 550) t)
+                         (t (not (eql (vrfy handle spec) 550))))))
+            (with-foreign-call (%po-smtp-free handle))))))))
 
 ;;; ------------------------------------------------------------------
 ;;; REQUIRE

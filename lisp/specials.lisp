@@ -34,6 +34,21 @@ functions return one value (the Message-ID, or T), as Allegro's code
 expects; this is where the rest of the outcome is.  See also
 SMTP-CONNECTION-LAST-REPLY.")
 
+(defvar *test-email-address-server* nil
+  "NIL (the default), or a mail server designator (\"host\", \"host:port\",
+\(\"host\" :port 2525 ...)) to which TEST-EMAIL-ADDRESS sends every VRFY
+instead of the mail server of the address's domain: your own MTA, which
+knows its users, or a test server.  The address's domain is then never
+connected to.")
+
+(defvar *test-email-address-literals* nil
+  "When true, TEST-EMAIL-ADDRESS connects to an address whose domain is
+an address literal (\"user@[192.0.2.1]\") or an IP address
+\(\"user@192.0.2.1\"); when NIL, the default, such an address gives NIL
+without any connection: an untrusted address must not pick the host
+that is connected to.  A port or a path in an address is never
+accepted.")
+
 (defvar *smtp-timeout* nil
   "The default timeout in seconds (a positive real) for connecting to
 an SMTP server and for each of its replies, used when the server

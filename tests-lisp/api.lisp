@@ -50,6 +50,7 @@ NET.POST-OFFICE, as in Allegro, and external in POSTOFFICE."
         "~s is not a symbol of NET.POST-OFFICE" symbol))
   (dolist (name '(with-smtp-connection reload smtp-connection-last-reply
                   continue-without-tls continue-without-verification
+                  *test-email-address-server* *test-email-address-literals*
                   *smtp-timeout* *libpostoffice-path* *smtp-debug*
                   *smtp-last-reply*
                   smtp-condition smtp-error smtp-argument-error

@@ -624,3 +624,35 @@ boundary=\"~a\"~%" (mime-part-boundary part)))))
                                                     :parameters '(("n" . 3)))
                                     :stream out))
                 (format nil ";~%    n=\"3\"~%"))))
+
+;;; ------------------------------------------------------------------
+;;; TEST-EMAIL-ADDRESS and untrusted addresses (issue #7 item 6)
+
+(test test-email-address-untrusted
+  "An address from a sign-up form cannot make TEST-EMAIL-ADDRESS connect
+to a host and port it names: a port or a path makes it invalid (NIL, no
+connection); an address literal or an IP address is refused unless
+*TEST-EMAIL-ADDRESS-LITERALS* is true, and then only port 25 is tried."
+  (with-faultd (f)
+    (let ((port (fixture-port f)))
+      (dolist (address (list (format nil "probe@127.0.0.1:~d" port)
+                             (format nil "probe@localhost:~d" port)
+                             (format nil "probe@[127.0.0.1]:~d" port)
+                             "probe@localhost/x" "probe@127.0.0.1/25"
+                             "a@b.example, c@d.example"
+                             (format nil "a~c@b.example" (code-char #x202e))))
+        (let ((trace (debug-output (is (null (test-email-address address))
+                                       "~a" address))))
+          (is (string= "" trace) "~a: ~a" address trace))))
+    (is (zerop (connection-count f))))
+  ;; literals and IP addresses: no connection without the opt-in ...
+  (dolist (address '("probe@[127.0.0.1]" "probe@[IPv6:::1]"
+                     "probe@127.0.0.1" "probe@127.1" "probe@2130706433"
+                     "probe@0x7f.1" "probe@host.123"))
+    (let ((trace (debug-output (is (null (test-email-address address))))))
+      (is (string= "" trace) "~a: ~a" address trace)))
+  ;; ... and with it, port 25 of that address
+  (let ((*test-email-address-literals* t))
+    (let ((trace (debug-output (test-email-address "probe@[127.0.0.1]"))))
+      (is (contains trace "127.0.0.1") "~a" trace)
+      (is (contains trace "25") "~a" trace))))

@@ -838,25 +838,28 @@ output; a missing one SMTP-PROGRAM-NOT-FOUND."
 ;;; test-email-address
 
 (test test-email-address
-  "VRFY through TEST-EMAIL-ADDRESS: 550 means NIL, other replies T, no
-server NIL; bad input per Allegro."
+  "VRFY through TEST-EMAIL-ADDRESS (to *TEST-EMAIL-ADDRESS-SERVER*): 550
+means NIL, other replies T, no server NIL; bad input per Allegro."
   (signals smtp-argument-error (test-email-address 42))
   (signals smtp-argument-error (test-email-address ""))
   (is (null (test-email-address "@example.org")))
   (is (null (test-email-address "user@")))
-  (let* ((port (with-faultd (f) (fixture-port f)))
-         (host (format nil "127.0.0.1:~d" port)))
-    (with-faultd (f "--port" (princ-to-string port)
-                    "--vrfy" "nobody=550 5.1.1 unknown"
-                    "--vrfy" (format nil "nobody@~a=550 5.1.1 unknown" host)
-                    "--vrfy" "half=550 5.1.1 unknown"
-                    "--vrfy" "someone=252 2.1.5 cannot verify")
-      (is (eq t (test-email-address (format nil "someone@~a" host))))
-      (is (eq t (test-email-address (format nil "other@~a" host))))
-      (is (eq t (test-email-address (format nil "half@~a" host))))
-      (is (null (test-email-address (format nil "nobody@~a" host))))))
+  (with-faultd (f "--vrfy" "nobody=550 5.1.1 unknown"
+                  "--vrfy" "nobody@example.org=550 5.1.1 unknown"
+                  "--vrfy" "half=550 5.1.1 unknown"
+                  "--vrfy" "someone=252 2.1.5 cannot verify")
+    (let ((*test-email-address-server* (server f)))
+      (is (eq t (test-email-address "someone@example.org")))
+      (is (eq t (test-email-address "other@example.org")))
+      (is (eq t (test-email-address "half@example.org")))
+      (is (null (test-email-address "nobody@example.org")))
+      (is (eq t (test-email-address "root")))
+      (let ((transcript (transcript f)))
+        (is (contains transcript "VRFY half@example.org"))
+        (is (contains transcript "VRFY root")))))
   (with-smtpd (d)
-    (is (eq t (test-email-address (format nil "anyone@~a"
-                                          (server-string d))))))
+    (let ((*test-email-address-server* (server-string d)))
+      (is (eq t (test-email-address "anyone@example.org")))))
   (let ((port (with-faultd (f) (fixture-port f))))
-    (is (null (test-email-address (format nil "x@127.0.0.1:~d" port))))))
+    (let ((*test-email-address-server* (list "127.0.0.1" :port port)))
+      (is (null (test-email-address "x@example.org"))))))
