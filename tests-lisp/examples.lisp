@@ -138,6 +138,40 @@ refused recipient and delivers to the other."
       (is (equal '("nobody@example.net") dropped)))
     (is (equal '("ann@example.net") (json (the-letter d) "rcpt_tos")))))
 
+(test example-porting
+  "examples/porting.lisp: Allegro-era code run unchanged - (require
+:smtp), (use-package :net.post-office), mail from root through the
+local MTA (the fixture server), an address list in one string, and the
+\(multiple-value-bind (ok err) (ignore-errors ...)) idiom that sees
+success as success and a failure as an error."
+  (load-example "porting.lisp")
+  (let ((host (find-symbol "*MAIL-HOST*" :smtp-example-porting)))
+    (with-smtpd (d)
+      (setf (symbol-value host) (server-string d))
+      (is (eq t (example-call :smtp-example-porting "REPORT-PROBLEM"
+                              "Disk full" "/var is full.")))
+      (is (= 2 (example-call :smtp-example-porting "SEND-LETTERS"
+                             "Backups" '("one" "two"))))
+      (destructuring-bind (letter &rest more) (letters d)
+        (is (= 2 (length more)))
+        (is (string= "root" (json letter "mail_from")))
+        (is (equal '("ops@example.com" "dev@example.com" "root")
+                   (json letter "rcpt_tos")))
+        (is (string= "root" (header letter "From")))
+        (is (string= "ops@example.com, Dev Team <dev@example.com>"
+                     (header letter "To")))
+        (is (string= "root" (header letter "Cc")))
+        (is (contains (body letter) "/var is full."))))
+    ;; a failure: NIL, and the error printed
+    (let* ((errors (make-string-output-stream))
+           (result (let ((*error-output* errors))
+                     (setf (symbol-value host) "127.0.0.1:1")
+                     (example-call :smtp-example-porting "REPORT-PROBLEM"
+                                   "Disk full" "again"))))
+      (is (null result))
+      (is (contains (get-output-stream-string errors)
+                    "Could not mail the report")))))
+
 (test example-test-suite
   "examples/test-suite.lisp: its FiveAM suite, run here, passes."
   (load-example "test-suite.lisp")
