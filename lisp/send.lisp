@@ -705,6 +705,8 @@ calling it again each time one of them is invoked.  REPLAYABLE says
 whether the letter can be built again.  Returns the values of the call
 that succeeds."
   (let ((attempt (make-attempt mail-server replayable)))
+    ;; a send that fails, even on its arguments, leaves no reply behind
+    (setf *smtp-last-reply* nil)
     (loop
       (setf (attempt-phase attempt) :server
             (attempt-letter attempt) nil

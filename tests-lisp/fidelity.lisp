@@ -183,7 +183,26 @@ brackets do not split, and the header keeps the list as written
                      ("" "l@example.net"))
                    (jget (python-header python "To") "addresses"))))
       (is (equal '("a@example.net" "b@example.net")
-                 (json four "rcpt_tos"))))))
+                 (json four "rcpt_tos")))))
+  ;; captured, and through the file transport
+  (with-captured-letters (box)
+    (send-letter "smtp.example.com" *from* "a@example.net, B <b@example.net>"
+                 "x" :cc '("c@example.net, d@example.net" "e@example.net"))
+    (let ((letter (first (captured-letters box))))
+      (is (equal '("a@example.net" "b@example.net" "c@example.net"
+                   "d@example.net" "e@example.net")
+                 (captured-letter-recipients letter)))
+      (is (string= "a@example.net, B <b@example.net>"
+                   (captured-letter-header letter "To")))
+      (is (string= "c@example.net, d@example.net, e@example.net"
+                   (captured-letter-header letter "Cc")))))
+  (let ((dir (make-temp-dir "list-file")))
+    (send-smtp (cons :file (native dir)) *from* "a@example.net, b@example.net"
+               (format nil "Subject: x~%~%x~%"))
+    (is (string= (format nil "MAIL FROM:<~a>~%RCPT TO:<a@example.net>~%~
+RCPT TO:<b@example.net>~%" *from*)
+                 (read-file-string
+                  (first (directory (merge-pathnames "*.envelope" dir))))))))
 
 (test address-list-unquoted-comma
   "\"Doe, Jane <j@x.com>\" is not a recipient \"Doe\" (which Postfix

@@ -371,6 +371,10 @@ program), so a thread that binds it keeps its own."
         (is (null ok))
         (is (typep err 'smtp-connection-error)))
       (is (null *smtp-last-reply*))
+      (send-letter (server d) *from* *to* "once more")
+      (signals smtp-argument-error
+        (send-letter (server d) *from* "bad address" "x"))
+      (is (null *smtp-last-reply*))
       ;; a thread's own binding
       (send-letter (server d) *from* *to* "outer")
       (let ((outer *smtp-last-reply*)
@@ -379,8 +383,8 @@ program), so a thread that binds it keeps its own."
                        (let ((*smtp-last-reply* nil))
                          (send-letter (server d) *from* *to* "inner")
                          (setf inner *smtp-last-reply*)))))
-        (is (equal "250 2.0.0 OK: queued as 0004" outer))
-        (is (equal "250 2.0.0 OK: queued as 0005" inner))
+        (is (equal "250 2.0.0 OK: queued as 0005" outer))
+        (is (equal "250 2.0.0 OK: queued as 0006" inner))
         (is (eq outer *smtp-last-reply*)))
       (send-letter (list :program "/bin/sh" "-c" "cat >/dev/null")
                    *from* *to* "program")
