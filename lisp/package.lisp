@@ -52,6 +52,10 @@
    #:*test-email-address-literals*
    #:*test-email-address-server*
    #:reload
+   #:libpostoffice-build-error
+   #:libpostoffice-build-error-command
+   #:libpostoffice-build-error-missing
+   #:libpostoffice-build-error-output
    #:smtp-connection-last-reply
    #:with-smtp-connection
    #:capture-mailbox
@@ -114,6 +118,10 @@
    #:*test-email-address-literals*
    #:*test-email-address-server*
    #:reload
+   #:libpostoffice-build-error
+   #:libpostoffice-build-error-command
+   #:libpostoffice-build-error-missing
+   #:libpostoffice-build-error-output
    #:smtp-connection-last-reply
    #:with-smtp-connection
    #:capture-mailbox
@@ -196,6 +204,10 @@
    #:*test-email-address-literals*
    #:*test-email-address-server*
    #:reload
+   #:libpostoffice-build-error
+   #:libpostoffice-build-error-command
+   #:libpostoffice-build-error-missing
+   #:libpostoffice-build-error-output
    #:smtp-connection-last-reply
    #:with-smtp-connection
    ;; capturing letters (for test suites)
