@@ -54,6 +54,7 @@ servers in fixtures/, which they start themselves."
                              (:file "smtp")
                              (:file "capture")
                              (:file "preview")
+                             (:file "fidelity")
                              (:file "examples")
                              (:file "faults")
                              (:file "secrets")

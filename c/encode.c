@@ -8,7 +8,9 @@
 #include "decode.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ======================================================================
  * base64
@@ -668,6 +670,46 @@ void po__scan_bytes(const unsigned char *p, size_t n, po__scan *out)
 		}
 		p = q + 1;
 	}
+}
+
+int po__text_canonical(unsigned char **data, size_t *len)
+{
+	const unsigned char *in = *data;
+	unsigned char *out, *o;
+	size_t i, n = *len, bare = 0;
+
+	for (i = 0; i < n; i++)
+		if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
+			bare++;
+	if (bare == 0)
+		return 0;
+	out = malloc(n + bare + 1);
+	if (!out)
+		return -1;
+	for (i = 0, o = out; i < n; i++) {
+		if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
+			*o++ = '\r';
+		*o++ = in[i];
+	}
+	free(*data);
+	*data = out;
+	*len = n + bare;
+	return 0;
+}
+
+int po__charset_wide(const char *charset)
+{
+	static const char *const wide[] = {"utf-16", "utf16", "utf-32",
+					   "utf32", "ucs-2", "ucs2", "ucs-4",
+					   "ucs4", "iso-10646-ucs"};
+	size_t i;
+
+	if (!charset)
+		return 0;
+	for (i = 0; i < sizeof wide / sizeof wide[0]; i++)
+		if (strncasecmp(charset, wide[i], strlen(wide[i])) == 0)
+			return 1;
+	return 0;
 }
 
 int po__is_ascii(const char *s, size_t n)

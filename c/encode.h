@@ -126,6 +126,19 @@ typedef struct po__scan {
 
 void po__scan_bytes(const unsigned char *p, size_t n, po__scan *out);
 
+/* Make the text in *data (*len octets, in a malloc'd buffer with room
+ * for one more) canonical for a transfer encoding that keeps octets as
+ * they are (RFC 2045 §6.8, RFC 2046 §4.1.1: text line breaks are CRLF
+ * before base64): each LF not preceded by CR becomes CRLF.  A bare CR is
+ * left alone (quoted-printable keeps it too, as =0D).  *data is replaced
+ * by a new buffer when something changes.  Returns 0, or -1 when memory
+ * runs out (the text is then unchanged). */
+int po__text_canonical(unsigned char **data, size_t *len);
+
+/* 1 if the charset name is one whose text is not ASCII-compatible
+ * (UTF-16, UTF-32, UCS-2/4): line ends there are not LF octets. */
+int po__charset_wide(const char *charset);
+
 /* 1 if the n bytes are well-formed UTF-8 (RFC 3629: no overlongs, no
  * surrogates, nothing above U+10FFFF), else 0. */
 int po__utf8_valid(const char *s, size_t n);

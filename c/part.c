@@ -207,6 +207,12 @@ po_part *po_part_new_text(const char *text, size_t len, const char *charset)
 {
 	po_part *p = part_new_mem(PO__SRC_TEXT, "text/plain", text, len);
 
+	/* canonical text: CRLF line ends, also when it goes as base64 */
+	if (p && !po__charset_wide(charset) &&
+	    po__text_canonical(&p->data, &p->len)) {
+		po_part_free(p);
+		return NULL;
+	}
 	if (p && po_part_set_charset(p, charset ? charset : "utf-8")) {
 		po_part_free(p);
 		return NULL;

@@ -93,8 +93,9 @@ typedef struct po__addrs {
 } po__addrs;
 
 struct po_letter {
-	po__addr from;
+	po__addr from;             /* spec "" for the null sender */
 	int has_from;
+	int null_sender;           /* MAIL FROM:<>, and no From of ours */
 	po__addrs to, cc, bcc, reply_to;
 	char *subject;             /* or NULL */
 	char **lines;              /* raw header lines */

@@ -182,8 +182,13 @@ typedef int (*po_read_fn)(void *userdata, void *buf, size_t len,
 
 /* po_part_new_text - a text/plain part holding a copy of len octets.
  * charset: the charset parameter ("utf-8", "iso-8859-1", ...); NULL means
- * "utf-8".  The octets are not converted; the caller encodes the text in
- * that charset.  Returns: the part (free with po_part_free), NULL on OOM. */
+ * "utf-8".  The caller encodes the text in that charset; it is kept in
+ * canonical form (RFC 2045 §6.8, RFC 2046 §4.1.1): each LF not preceded
+ * by CR becomes CRLF, so that the text is the same on the wire whatever
+ * its transfer encoding, base64 included (a bare CR is kept; UTF-16 and
+ * UTF-32 text is not touched).  For octets that must go byte for byte
+ * (a .csv or .patch attachment) use po_part_new_bytes and set the type.
+ * Returns: the part (free with po_part_free), NULL on OOM. */
 PO_EXTERN po_part *po_part_new_text(const char *text, size_t len,
 				    const char *charset);
 
@@ -305,12 +310,39 @@ PO_EXTERN const char *po_mime_type_for_name(const char *filename);
 /* ======================================================================
  * Letters: envelope + headers + body
  *
- * Addresses are "local@domain", "<local@domain>", "Name <local@domain>"
- * or "\"Quoted, Name\" <local@domain>".  The envelope gets the part
- * inside the angle brackets; the header keeps the display name
- * (RFC 2047-encoded when not ASCII).  A non-ASCII domain is converted to
- * its A-label (IDNA 2008, libidn2).  Refused with PO_EADDRESS: a missing
- * local part or domain, white space, stray '<' '>', control characters.
+ * An address is "local@domain", "<local@domain>", "Name <local@domain>",
+ * "\"Quoted, Name\" <local@domain>" or "local@domain (Name)" (a comment
+ * beside the address becomes its display name).  The local part is a
+ * dot-atom or a quoted string ("\"john doe\"@example.com").  The envelope
+ * gets the addr-spec; the header keeps the display name (RFC 2047-encoded
+ * when not ASCII).  A non-ASCII domain is converted to its A-label (IDNA
+ * 2008, libidn2).
+ *
+ * A bare local part ("root", "postmaster"), as Allegro's documentation
+ * allows, goes to the envelope and the header as it is: MAIL FROM:<root>;
+ * no domain is invented (a local MTA such as Postfix qualifies it with
+ * its own domain; a server that refuses it gives the usual refusal).
+ *
+ * Where a function takes recipients, the string is an RFC 5322 address
+ * list: "a@x.com, Carol <c@x.com>" adds two; commas inside quoted
+ * strings, comments and angle brackets do not split it.  In a list of
+ * two or more every address needs a domain: a bare local part is
+ * accepted only as the whole string, so "Doe, Jane <j@x.com>" (an
+ * unquoted comma in a name) is PO_EADDRESS, with a message that says to
+ * quote the name, never a local recipient "Doe".  Groups ("team: a@x;")
+ * are refused.
+ *
+ * Refused with PO_EADDRESS (PO_EUTF8 for invalid UTF-8), before anything
+ * is sent: a missing local part or domain, white space or a comment
+ * inside the addr-spec, stray '<' '>' '(' ')' or quotes; C0 and C1
+ * control characters (NEL U+0085 included), the line and paragraph
+ * separators U+2028/U+2029 and the bidi embeddings, overrides and
+ * isolates U+202A-202E, U+2066-2069 anywhere in an address, display
+ * names included; and in local parts and domains also the bidi marks
+ * U+200E, U+200F, U+061C and the invisible U+00AD (soft hyphen), U+200B,
+ * U+2060 and U+FEFF, which would make two addresses look alike.  (A
+ * display name is always RFC 2047-encoded when not ASCII, so the marks
+ * that right-to-left names use stay allowed there.)
  */
 typedef struct po_letter po_letter;
 
@@ -321,13 +353,29 @@ PO_EXTERN po_letter *po_letter_new(void);
 PO_EXTERN void po_letter_free(po_letter *letter);
 
 /* po_letter_set_from - the sender: From: header and envelope MAIL FROM.
+ * One address (a list is PO_EADDRESS); a bare local part is allowed.
+ * An empty string is PO_EADDRESS: the null reverse-path is asked for
+ * with po_letter_set_null_sender, never by accident.
  * Returns: PO_OK, PO_EADDRESS, PO_EUTF8, PO_ENOMEM. */
 PO_EXTERN int po_letter_set_from(po_letter *letter, const char *address);
 
-/* po_letter_add_to / _cc / _bcc - add a recipient.  To and Cc appear in
+/* po_letter_set_null_sender - the envelope sender is the null
+ * reverse-path: MAIL FROM:<> (RFC 5321 §4.5.5: bounces, delivery
+ * reports, relays forwarding a stored envelope).  Replaces a sender set
+ * by po_letter_set_from (and po_letter_set_from replaces this).  Such a
+ * letter has no From field of ours: one must come from a header line
+ * ("From: postmaster@example.com", po_letter_add_header_line) or the
+ * body part's headers, otherwise po_reader_new (and every send) fails
+ * with PO_ENOSENDER; a raw letter carries its own.
+ * po_letter_envelope_from then returns "".
+ * Returns: PO_OK, PO_EINVAL, PO_ENOMEM. */
+PO_EXTERN int po_letter_set_null_sender(po_letter *letter);
+
+/* po_letter_add_to / _cc / _bcc - add the recipients of an address list
+ * (see above: "a@x.com, Carol <c@x.com>" adds two).  To and Cc appear in
  * the header and the envelope; Bcc only in the envelope (and, for the
  * program transport, in a Bcc: header: design §4.11).  Duplicates are
- * kept, in order: to, cc, bcc.
+ * kept, in order: to, cc, bcc.  On failure none of the list is added.
  * Returns: PO_OK, PO_EADDRESS, PO_EUTF8, PO_ENOMEM. */
 PO_EXTERN int po_letter_add_to(po_letter *letter, const char *address);
 PO_EXTERN int po_letter_add_cc(po_letter *letter, const char *address);
@@ -337,7 +385,8 @@ PO_EXTERN int po_letter_add_bcc(po_letter *letter, const char *address);
  * Returns: PO_OK, PO_EHEADER (CR, LF or NUL), PO_EUTF8, PO_ENOMEM. */
 PO_EXTERN int po_letter_set_subject(po_letter *letter, const char *subject);
 
-/* po_letter_add_reply_to - add an address to the Reply-To header.
+/* po_letter_add_reply_to - add the addresses of an address list to the
+ * Reply-To header.
  * Returns: PO_OK, PO_EADDRESS, PO_EUTF8, PO_ENOMEM. */
 PO_EXTERN int po_letter_add_reply_to(po_letter *letter, const char *address);
 
@@ -380,7 +429,8 @@ PO_EXTERN int po_letter_set_raw_reader(po_letter *letter, po_read_fn fn,
  * render of a letter with no Message-ID header (and for raw letters). */
 PO_EXTERN const char *po_letter_message_id(const po_letter *letter);
 
-/* po_letter_envelope_from - the envelope sender ("a@b").
+/* po_letter_envelope_from - the envelope sender ("a@b", a bare local
+ * part "root", or "" for the null sender).
  * Returns: borrowed string, or NULL if unset. */
 PO_EXTERN const char *po_letter_envelope_from(const po_letter *letter);
 
@@ -389,6 +439,14 @@ PO_EXTERN const char *po_letter_envelope_from(const po_letter *letter);
  * Returns: the count; the i-th recipient (borrowed), NULL if out of range. */
 PO_EXTERN size_t po_letter_recipient_count(const po_letter *letter);
 PO_EXTERN const char *po_letter_recipient(const po_letter *letter, size_t i);
+
+/* po_letter_remove_recipient - remove every To, Cc and Bcc recipient
+ * whose envelope address is address (ignoring ASCII case), from the
+ * envelope and the To and Cc headers alike: to send a letter again
+ * without the recipients a server refused (po_smtp_refused_address).
+ * Returns: the number removed (0 for NULL arguments). */
+PO_EXTERN size_t po_letter_remove_recipient(po_letter *letter,
+					    const char *address);
 
 /* ======================================================================
  * Rendering: the wire form, pulled chunk by chunk

@@ -306,54 +306,6 @@ static int settle_message_id(po_letter *l, int *generated)
 	return make_message_id(l);
 }
 
-/* Split a part header value that names addresses at the commas outside
- * quoted strings and angle brackets, and parse each one. */
-static int parse_address_list(const char *value, po__addrs *out)
-{
-	const char *p = value, *start = value;
-	int quoted = 0, angle = 0, rc = PO_OK;
-
-	for (;; p++) {
-		if (*p == '\\' && quoted && p[1]) {
-			p++;
-			continue;
-		}
-		if (*p == '"')
-			quoted = !quoted;
-		else if (*p == '<' && !quoted)
-			angle = 1;
-		else if (*p == '>' && !quoted)
-			angle = 0;
-		if (*p == '\0' || (*p == ',' && !quoted && !angle)) {
-			char *one = strndup(start, (size_t)(p - start));
-			po__addr a;
-
-			if (!one)
-				return po__fail(PO_ENOMEM, NULL);
-			if (out->n == out->cap) {
-				size_t cap = out->cap ? out->cap * 2 : 4;
-				po__addr *v = realloc(out->v, cap * sizeof *v);
-
-				if (!v) {
-					free(one);
-					return po__fail(PO_ENOMEM, NULL);
-				}
-				out->v = v;
-				out->cap = cap;
-			}
-			rc = po__addr_parse(one, "header address", &a, NULL);
-			free(one);
-			if (rc)
-				return rc;
-			out->v[out->n++] = a;
-			if (*p == '\0')
-				break;
-			start = p + 1;
-		}
-	}
-	return PO_OK;
-}
-
 static int is_address_field(const char *name)
 {
 	static const char *const names[] = {"From", "To", "Cc", "Bcc",
@@ -375,14 +327,16 @@ static int put_part_header(po_reader *r, const char *name, const char *value)
 	int rc;
 
 	if (!po__is_ascii(value, nv) && is_address_field(name)) {
-		po__addrs list = {0};
+		po__addr *v = NULL;
+		size_t n = 0;
 
-		rc = parse_address_list(value, &list);
+		rc = po__addr_list_parse(value, "header address", &v, &n,
+					 NULL);
 		if (rc == PO_OK)
-			rc = po__hdr_addresses(&r->mem, name, list.v, list.n);
-		for (size_t i = 0; i < list.n; i++)
-			po__addr_clear(&list.v[i]);
-		free(list.v);
+			rc = po__hdr_addresses(&r->mem, name, v, n);
+		for (size_t i = 0; i < n; i++)
+			po__addr_clear(&v[i]);
+		free(v);
 		if (rc != PO_EADDRESS && rc != PO_EUTF8)
 			return rc;
 	}
@@ -738,7 +692,13 @@ static int put_letter_headers(po_reader *r, po_letter *l)
 #define SUPPLIED(name)                                                      \
 	(po__pairs_get(ph, name) != NULL || raw_line_value(l, name, &n))
 	if (!SUPPLIED("From"))
-		rc = po__hdr_addresses(&r->mem, "From", &l->from, 1);
+		rc = l->null_sender
+			     ? po__fail(PO_ENOSENDER,
+					"the sender is the null reverse-path "
+					"<> and the letter has no From "
+					"field: give one as a header line "
+					"(\"From: postmaster@example.com\")")
+			     : po__hdr_addresses(&r->mem, "From", &l->from, 1);
 	if (!rc && l->to.n && !SUPPLIED("To"))
 		rc = po__hdr_addresses(&r->mem, "To", l->to.v, l->to.n);
 	if (!rc && l->cc.n && !SUPPLIED("Cc"))

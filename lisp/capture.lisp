@@ -444,7 +444,8 @@ the same errors, then rendered by the C library exactly as it would go
 over SMTP and recorded in VAR.  (CAPTURED-LETTERS VAR) returns the
 letters so far, in send order; read them with CAPTURED-LETTER-FROM,
 -RECIPIENTS, -OCTETS, -MESSAGE-ID, -HEADER, -HEADERS, -TEXT, -HTML and
--ATTACHMENTS.  SEND-LETTER returns T, the Message-ID and NIL.
+-ATTACHMENTS.  SEND-LETTER returns the Message-ID, and
+*SMTP-LAST-REPLY* is set to NIL.
 
 Threads: letters sent from other threads during BODY are captured too.
 A send goes to the innermost active capture opened by the sending
@@ -462,9 +463,11 @@ worker threads go to the most recently opened capture."
                                (directory designator)))
   "The (:FILE . \"dir/\") mail server: letters are written as files
 into DIRECTORY (a directory pathname).  DESIGNATOR is what the caller
-gave."
+gave; LAST-REPLY the native name of the last .eml file written through
+this object (see SMTP-CONNECTION-LAST-REPLY)."
   directory
-  designator)
+  designator
+  (last-reply nil))
 
 (defmethod print-object ((transport file-transport) stream)
   (print-unreadable-object (transport stream :type t)

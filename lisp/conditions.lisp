@@ -33,7 +33,9 @@
 ;;; try for the failure at hand (CONDITION-HINTS).  Also here: the
 ;;; functions named after the restarts SEND-LETTER and SEND-SMTP
 ;;; establish (RETRY-SEND, CONTINUE-WITHOUT-REFUSED-RECIPIENTS,
-;;; USE-MAIL-SERVER), which invoke them as CONTINUE invokes CONTINUE.
+;;; USE-MAIL-SERVER, and the insecure CONTINUE-WITHOUT-TLS and
+;;; CONTINUE-WITHOUT-VERIFICATION), which invoke them as CONTINUE
+;;; invokes CONTINUE.
 
 (in-package :net.post-office)
 
@@ -334,7 +336,12 @@ client certificate.  Port 465 takes :ssl t, port 587 :starttls t.")))
 servers offer STARTTLS on 587; on 465 use :ssl t instead).  :starttls
 :try sends in clear text when STARTTLS is missing, credentials
 included: an insecure opt-in, only for a server on a network you
-trust."))
+trust.  At the REPL the restart CONTINUE-WITHOUT-TLS sends this one
+letter that way; code never takes it by itself."))
+          (:ecert
+           (hint "At the REPL the restart CONTINUE-WITHOUT-VERIFICATION
+sends this one letter without checking the certificate, as :verify nil
+does (insecure); code never takes it by itself."))
           (:eauth
            (hint "The server refused the credentials.  Check LOGIN and
 PASSWORD (many providers want an app password, or OAuth: :oauth-token
@@ -443,6 +450,34 @@ with the restart offered again.  Not offered when the letter reads a
 stream, which cannot be read twice."
   (let ((restart (find-restart 'continue-without-refused-recipients
                                condition)))
+    (when restart
+      (invoke-restart restart))))
+
+(defun continue-without-tls (&optional condition)
+  "Invokes the restart CONTINUE-WITHOUT-TLS if it is active (for
+CONDITION, when one is given); returns NIL otherwise.  SEND-LETTER,
+SEND-SMTP and SEND-SMTP-AUTH offer it when :STARTTLS T failed because
+the server offers no STARTTLS (an SMTP-TLS-ERROR with status
+:ESTARTTLS): it sends the letter again as :STARTTLS :TRY would, in
+clear text, credentials included.  The failure itself stays closed:
+nothing is sent unless someone invokes the restart, which the library
+never does; it is meant for a user at the REPL porting old code who
+decides knowingly.  Not offered for a connection of WITH-SMTP-CONNECTION
+\(give :STARTTLS :TRY to it), nor when the letter reads a stream."
+  (let ((restart (find-restart 'continue-without-tls condition)))
+    (when restart
+      (invoke-restart restart))))
+
+(defun continue-without-verification (&optional condition)
+  "Invokes the restart CONTINUE-WITHOUT-VERIFICATION if it is active
+\(for CONDITION, when one is given); returns NIL otherwise.  SEND-LETTER,
+SEND-SMTP and SEND-SMTP-AUTH offer it when the server's certificate was
+not trusted (an SMTP-TLS-ERROR with status :ECERT): it sends the letter
+again without verifying the certificate, as :VERIFY NIL would.  Like
+CONTINUE-WITHOUT-TLS, never invoked by the library itself; not offered
+for a connection of WITH-SMTP-CONNECTION, nor when the letter reads a
+stream."
+  (let ((restart (find-restart 'continue-without-verification condition)))
     (when restart
       (invoke-restart restart))))
 

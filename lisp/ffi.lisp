@@ -204,6 +204,8 @@ octets.  A NULL pointer becomes NIL."))
 (cffi:defcfun ("po_letter_free" %po-letter-free) :void (letter :pointer))
 (cffi:defcfun ("po_letter_set_from" %po-letter-set-from) :int
   (letter :pointer) (address c-string))
+(cffi:defcfun ("po_letter_set_null_sender" %po-letter-set-null-sender) :int
+  (letter :pointer))
 (cffi:defcfun ("po_letter_add_to" %po-letter-add-to) :int
   (letter :pointer) (address c-string))
 (cffi:defcfun ("po_letter_add_cc" %po-letter-add-cc) :int
@@ -231,6 +233,9 @@ octets.  A NULL pointer becomes NIL."))
   (letter :pointer))
 (cffi:defcfun ("po_letter_recipient" %po-letter-recipient) borrowed-string
   (letter :pointer) (i :size))
+(cffi:defcfun ("po_letter_remove_recipient" %po-letter-remove-recipient)
+    :size
+  (letter :pointer) (address c-string))
 
 ;;; ------------------------------------------------------------------
 ;;; Rendering

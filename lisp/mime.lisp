@@ -410,6 +410,7 @@ multipart gets its random boundary now."
   (when (and text (null end))
     (setf end (length text)))
   (let ((part (make-instance 'mime-part-constructed))
+        (text-argument text)
         (file-path (cond ((streamp file)
                           (ignore-errors (file-name-string
                                           (pathname file))))
@@ -483,7 +484,8 @@ non-multipart parts (content-type ~s)." content-type))
            (unless attachmentp-p
              (setf attachmentp t)))
           (t
-           (setf (source-type part) :usb8
+           ;; :TEXT for a string: canonical CRLF text (see MAKE-C-LEAF)
+           (setf (source-type part) (if (stringp text-argument) :text :usb8)
                  (source part) text)))
     (when (and (not textp) (not attachmentp) (not multipart))
       (setf (disposition part) "inline"))
@@ -598,11 +600,13 @@ vector OCTETS, valid during the call, and their length."
   ;; where C opens every file (all but ECL), the Lisp branch is dead
   (declare #+sbcl (sb-ext:muffle-conditions sb-ext:compiler-note))
   (ecase (source-type part)
-    (:usb8
+    ((:usb8 :text)
+     ;; text from a string is canonical (CRLF) even in base64; octets
+     ;; stay byte for byte
      (call-with-octets-pointer
       (or (source part) (make-array 0 :element-type '(unsigned-byte 8)))
       (lambda (pointer length)
-        (check-pointer (if textp
+        (check-pointer (if (and textp (eq (source-type part) :text))
                            (%po-part-new-text pointer length charset)
                            (%po-part-new-bytes pointer length))
                        "a part"))))
@@ -632,7 +636,8 @@ vector OCTETS, valid during the call, and their length."
          (smtp-argument-error "~s is not an open input stream." stream))
        (check-pointer (%po-part-new-reader
                        (cffi:callback read-callback)
-                       (scope-register scope (make-source (list stream))))
+                       (scope-register scope (make-source (list stream)
+                                                          :crlf textp)))
                       "a part")))))
 
 (defun build-c-part (part scope &optional extra-subparts ancestors)

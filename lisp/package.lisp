@@ -47,12 +47,16 @@
   (:intern
    #:*libpostoffice-path*
    #:*smtp-debug*
+   #:*smtp-last-reply*
    #:*smtp-timeout*
+   #:*test-email-address-literals*
+   #:*test-email-address-server*
    #:reload
    #:libpostoffice-build-error
    #:libpostoffice-build-error-command
    #:libpostoffice-build-error-missing
    #:libpostoffice-build-error-output
+   #:smtp-connection-last-reply
    #:with-smtp-connection
    #:capture-mailbox
    #:captured-letter
@@ -69,6 +73,8 @@
    #:with-captured-letters
    #:preview-letter
    #:continue-without-refused-recipients
+   #:continue-without-tls
+   #:continue-without-verification
    #:retry-send
    #:use-mail-server
    #:smtp-argument-error
@@ -108,12 +114,16 @@
    :net.post-office
    #:*libpostoffice-path*
    #:*smtp-debug*
+   #:*smtp-last-reply*
    #:*smtp-timeout*
+   #:*test-email-address-literals*
+   #:*test-email-address-server*
    #:reload
    #:libpostoffice-build-error
    #:libpostoffice-build-error-command
    #:libpostoffice-build-error-missing
    #:libpostoffice-build-error-output
+   #:smtp-connection-last-reply
    #:with-smtp-connection
    #:capture-mailbox
    #:captured-letter
@@ -130,6 +140,8 @@
    #:with-captured-letters
    #:preview-letter
    #:continue-without-refused-recipients
+   #:continue-without-tls
+   #:continue-without-verification
    #:retry-send
    #:use-mail-server
    #:smtp-argument-error
@@ -189,12 +201,16 @@
    ;; ours
    #:*libpostoffice-path*
    #:*smtp-debug*
+   #:*smtp-last-reply*
    #:*smtp-timeout*
+   #:*test-email-address-literals*
+   #:*test-email-address-server*
    #:reload
    #:libpostoffice-build-error
    #:libpostoffice-build-error-command
    #:libpostoffice-build-error-missing
    #:libpostoffice-build-error-output
+   #:smtp-connection-last-reply
    #:with-smtp-connection
    ;; capturing letters (for test suites)
    #:capture-mailbox
@@ -214,6 +230,8 @@
    #:preview-letter
    ;; restarts
    #:continue-without-refused-recipients
+   #:continue-without-tls
+   #:continue-without-verification
    #:retry-send
    #:use-mail-server
    ;; conditions

@@ -20,6 +20,35 @@ body is never printed.  The value is consulted when a letter is sent,
 in the thread that sends it.  Not exported, as in Allegro: write
 NET.POST-OFFICE::*SMTP-DEBUG*.")
 
+(defvar *smtp-last-reply* nil
+  "The outcome of the last send of SEND-LETTER, SEND-SMTP or
+SEND-SMTP-AUTH: for SMTP, the server's final reply to the letter as a
+string (\"250 2.0.0 Ok: queued as 4BXF1\", lines joined by newlines),
+which usually names the server's queue id; for the (:FILE ...)
+transport, the native name of the .eml file written; NIL for a program,
+a captured letter, and after a send that failed.  Every send sets it
+\(SETF) in its current dynamic binding: bind it around sends in a
+thread to keep that thread's value private, e.g. (let
+\((*smtp-last-reply* nil)) (send-letter ...) *smtp-last-reply*).  The
+functions return one value (the Message-ID, or T), as Allegro's code
+expects; this is where the rest of the outcome is.  See also
+SMTP-CONNECTION-LAST-REPLY.")
+
+(defvar *test-email-address-server* nil
+  "NIL (the default), or a mail server designator (\"host\", \"host:port\",
+\(\"host\" :port 2525 ...)) to which TEST-EMAIL-ADDRESS sends every VRFY
+instead of the mail server of the address's domain: your own MTA, which
+knows its users, or a test server.  The address's domain is then never
+connected to.")
+
+(defvar *test-email-address-literals* nil
+  "When true, TEST-EMAIL-ADDRESS connects to an address whose domain is
+an address literal (\"user@[192.0.2.1]\") or an IP address
+\(\"user@192.0.2.1\"); when NIL, the default, such an address gives NIL
+without any connection: an untrusted address must not pick the host
+that is connected to.  A port or a path in an address is never
+accepted.")
+
 (defvar *smtp-timeout* nil
   "The default timeout in seconds (a positive real) for connecting to
 an SMTP server and for each of its replies, used when the server

@@ -386,6 +386,64 @@ static void test_send_program(void **state)
 	rmdir(dir);
 }
 
+/* The CLI takes addresses through the library's one parser: bare local
+ * parts, address lists in one flag, the same refusals (issue #8). */
+static void test_cli_addresses(void **state)
+{
+	const char *args[] = {NULL};
+	char server[40];
+	fixture f;
+	struct run r;
+	char *j;
+
+	(void)state;
+	r = run((const char *[]){"render", "--from", "root", "--to",
+				 "postmaster", "--reply-to", "noreply", NULL},
+		"x\n", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "From: root\r\n"));
+	assert_non_null(strstr(r.out, "To: postmaster\r\n"));
+	assert_non_null(strstr(r.out, "Reply-To: noreply\r\n"));
+	done(&r);
+	r = run((const char *[]){"render", "--from", "a@example.com", "--to",
+				 "b@example.com, \"Doe, Jane\" <j@example.com>",
+				 "--cc", "c@example.com", NULL},
+		"x\n", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(
+		r.out, "To: b@example.com, \"Doe, Jane\" <j@example.com>\r\n"));
+	done(&r);
+	r = run((const char *[]){"render", "--from", "a@example.com", "--to",
+				 "Doe, Jane <j@example.com>", NULL},
+		"x\n", NULL);
+	assert_clean_failure(&r, 1, "quote it");
+	done(&r);
+	r = run((const char *[]){"render", "--from",
+				 "ro\xe2\x80\xaeot@example.com", "--to",
+				 "b@example.com", NULL},
+		"x\n", NULL);
+	assert_clean_failure(&r, 1, "U+202E");
+	done(&r);
+
+	assert_int_equal(fixture_start(&f, "smtpd", args), 0);
+	snprintf(server, sizeof server, "127.0.0.1:%d", f.port);
+	r = run((const char *[]){"send", "--server", server, "--from", "root",
+				 "--to", "postmaster", "--to",
+				 "a@example.com, admin@example.com", NULL},
+		"x\n", NULL);
+	if (r.status != 0)
+		print_error("%s\n", r.err);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	assert_int_equal(fixture_wait_messages(&f, 1, 5000), 1);
+	j = fixture_read(&f, "0001.json", NULL);
+	assert_non_null(strstr(j, "\"mail_from\": \"root\""));
+	assert_non_null(strstr(j, "\"postmaster\""));
+	assert_non_null(strstr(j, "\"admin@example.com\""));
+	free(j);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +453,7 @@ int main(void)
 		cmocka_unit_test(test_send_smtp),
 		cmocka_unit_test(test_send_ipv6_and_refusal),
 		cmocka_unit_test(test_send_program),
+		cmocka_unit_test(test_cli_addresses),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -62,20 +62,23 @@ exactly one."
 
 (test capture-basic
   "A captured letter goes nowhere (the server designator points at a
-closed port); SEND-LETTER returns T, the Message-ID and NIL; the
-envelope has every recipient, Bcc included; the octets have no Bcc."
+closed port); SEND-LETTER returns exactly one value, the Message-ID,
+and sets *SMTP-LAST-REPLY* to NIL; the envelope has every recipient,
+Bcc included; the octets have no Bcc."
   (with-captured-letters (box)
     (is (typep box 'capture-mailbox))
     (is (null (captured-letters box)))
-    (multiple-value-bind (ok message-id reply)
-        (send-letter *cap-nowhere* "Sender <sender@example.org>"
-                     '("a@example.net" "Bé <b@example.net>")
-                     "Hello" :cc "c@example.net"
-                     :bcc '("hidden@example.net"
-                            "Also Hidden <hidden2@example.net>"))
-      (is (eq t ok))
+    (destructuring-bind (message-id &rest more)
+        (let ((*smtp-last-reply* :unset))
+          (prog1 (multiple-value-list
+                  (send-letter *cap-nowhere* "Sender <sender@example.org>"
+                               '("a@example.net" "Bé <b@example.net>")
+                               "Hello" :cc "c@example.net"
+                               :bcc '("hidden@example.net"
+                                      "Also Hidden <hidden2@example.net>")))
+            (is (null *smtp-last-reply*))))
+      (is (null more))
       (is (stringp message-id))
-      (is (null reply))
       (let ((letter (cap-only box)))
         (is (typep letter 'captured-letter))
         (is (string= "sender@example.org" (captured-letter-from letter)))
@@ -280,17 +283,20 @@ and no name) among the attachments."
   "SEND-SMTP and SEND-SMTP-AUTH letters are captured as they are (line
 endings made CRLF), from strings, octets and streams."
   (with-captured-letters (box)
-    (multiple-value-bind (ok message-id reply)
-        (send-smtp *cap-nowhere* *cap-from* '("a@example.net" "b@example.net")
-                   (format nil "Subject: raw one~%X-Id: 1~%~%")
-                   (ascii (format nil "body~%")))
-      (is (eq t ok))
-      (is (null message-id))
-      (is (null reply)))
+    ;; one value: T when the letter has no Message-ID
+    (is (equal '(t)
+               (multiple-value-list
+                (send-smtp *cap-nowhere* *cap-from*
+                           '("a@example.net" "b@example.net")
+                           (format nil "Subject: raw one~%X-Id: 1~%~%")
+                           (ascii (format nil "body~%"))))))
+    ;; its Message-ID when it has one, from a stream too
     (with-input-from-string (in (format nil "Subject: =?utf-8?q?r=C3=A4w?=~%~
 Message-ID: <raw@example.org>~%~%two~%"))
-      (send-smtp-auth *cap-nowhere* *cap-from* "c@example.net" "user" "pw"
-                      in))
+      (is (equal '("<raw@example.org>")
+                 (multiple-value-list
+                  (send-smtp-auth *cap-nowhere* *cap-from* "c@example.net"
+                                  "user" "pw" in)))))
     (destructuring-bind (one two) (captured-letters box)
       (is (equal '("a@example.net" "b@example.net")
                  (captured-letter-recipients one)))
@@ -557,18 +563,20 @@ should (never an error)."
 (test file-transport
   "(:file . \"dir/\") writes NAME.eml (the wire octets) and
 NAME.envelope, creating the directory; names are unique and sort in
-send order; SEND-LETTER returns the .eml file's name; no temporary
-file stays."
+send order; SEND-LETTER returns the Message-ID and sets
+*SMTP-LAST-REPLY* to the .eml file's name; no temporary file stays."
   (let* ((root (make-temp-dir "file-transport"))
          (dir (merge-pathnames "new/sub/" root))
          (designator (cons :file (native dir))))
     (is (null (probe-file dir)))
-    (multiple-value-bind (ok message-id eml)
-        (send-letter designator *cap-from* '("a@example.net")
-                     (format nil "One ✓~%") :subject "one"
-                     :bcc "hidden@example.net"
-                     :headers '("Date: Mon, 1 Jan 2024 10:00:00 +0000"))
-      (is (eq t ok))
+    (multiple-value-bind (message-id eml)
+        (let ((*smtp-last-reply* nil))
+          (values (send-letter designator *cap-from* '("a@example.net")
+                               (format nil "One ✓~%") :subject "one"
+                               :bcc "hidden@example.net"
+                               :headers
+                               '("Date: Mon, 1 Jan 2024 10:00:00 +0000"))
+                  *smtp-last-reply*))
       (is (stringp message-id))
       (is (probe-file eml))
       (let ((octets (read-file-octets eml)))
@@ -661,16 +669,16 @@ with RETRY-SEND offered; bad designators are argument errors."
 fresh connection after a temporary refusal."
   (with-faultd (f "--at" "mail" "--do" "reply" "--reply" "451 4.3.0 Later"
                   "--conn" "1")
-    (let ((seen '()))
-      (multiple-value-bind (ok message-id reply)
-          (handler-bind ((smtp-transient-error
-                           (lambda (e)
-                             (push (cap-restart-names e) seen)
-                             (invoke-restart 'retry-send))))
-            (send-letter (server f) *cap-from* "a@example.net" "x"))
-        (is (eq t ok))
+    (let ((seen '())
+          (*smtp-last-reply* nil))
+      (let ((message-id
+              (handler-bind ((smtp-transient-error
+                               (lambda (e)
+                                 (push (cap-restart-names e) seen)
+                                 (invoke-restart 'retry-send))))
+                (send-letter (server f) *cap-from* "a@example.net" "x"))))
         (is (stringp message-id))
-        (is (contains reply "250")))
+        (is (contains *smtp-last-reply* "250")))
       (is (= 1 (length seen)))
       (is (member 'retry-send (first seen)))
       (is (member 'use-mail-server (first seen)))
@@ -713,7 +721,7 @@ is not offered when no recipient would remain."
                          (is (not (member 'retry-send (cap-restart-names e))))
                          (invoke-restart
                           'continue-without-refused-recipients))))
-        (is (eq t (send-letter (server d) *cap-from*
+        (is (stringp (send-letter (server d) *cap-from*
                                '("Bad One <bad1@example.net>"
                                  "good@example.net")
                                "x" :cc "bad2@example.net"
@@ -753,8 +761,8 @@ designator is read and evaluated from *QUERY-IO*)."
                      (lambda (e)
                        (declare (ignore e))
                        (use-mail-server (server d)))))
-      (is (eq t (send-letter *cap-nowhere* *cap-from* "a@example.net"
-                             "one"))))
+      (is (stringp (send-letter *cap-nowhere* *cap-from* "a@example.net"
+                                "one"))))
     (handler-bind ((smtp-argument-error
                      (lambda (e)
                        (is (member 'use-mail-server (cap-restart-names e)))
@@ -772,8 +780,8 @@ designator is read and evaluated from *QUERY-IO*)."
                        (lambda (e)
                          (invoke-restart-interactively
                           (find-restart 'use-mail-server e)))))
-        (is (eq t (send-letter *cap-nowhere* *cap-from* "a@example.net"
-                               "three")))))
+        (is (stringp (send-letter *cap-nowhere* *cap-from* "a@example.net"
+                                  "three")))))
     (is (= 3 (length (letters d))))
     ;; argument errors about the letter itself: no restart
     (let ((names :unset))

@@ -315,6 +315,15 @@ VALUE), unfolded, in order."
         collect (string-right-trim '(#\Return) (subseq string start end))
         while end))
 
+(defun sent-p (value)
+  "True if VALUE is what a successful send returns: T (SEND-SMTP of a
+letter without a Message-ID) or a Message-ID string \"<...>\"."
+  (or (eq t value)
+      (and (stringp value)
+           (> (length value) 2)
+           (char= #\< (char value 0))
+           (char= #\> (char value (1- (length value)))))))
+
 (defun contains (string part)
   "True if STRING contains PART."
   (and string (search part string) t))
