@@ -129,6 +129,16 @@ the C reader and returns it as an ENTITY."
          (unwind-protect (entity-from-c root)
            (%po-entity-free root)))))))
 
+(defun source-message-id (source)
+  "The Message-ID field of the header block SOURCE handed to C (made
+with :SNIFF-HEADER), a string such as \"<x@y.example>\", or NIL."
+  (let ((header (source-header source)))
+    (and header
+         (plusp (length header))
+         (let ((value (entity-field-text (parse-entity (coerce header 'octets))
+                                         "Message-ID")))
+           (and value (non-empty (string-trim '(#\Space #\Tab) value)))))))
+
 (defun entity-field (entity name)
   "The raw value of the first field NAME (any case) of ENTITY, or NIL."
   (cadr (assoc name (entity-fields entity) :test #'string-equal)))

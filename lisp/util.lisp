@@ -294,18 +294,6 @@ while they belong to the header block of SOURCE (if it keeps one)."
                      (t (setf state 1)))
             finally (setf (source-header-state source) state)))))
 
-(defun source-message-id (source)
-  "The Message-ID field of the header block SOURCE handed to C (made
-with :SNIFF-HEADER), a string such as \"<x@y.example>\", or NIL."
-  (let ((header (source-header source)))
-    (and header
-         (let ((value (cdr (assoc "Message-ID"
-                                  (parse-header-fields
-                                   (coerce header 'octets)
-                                   0 (length header))
-                                  :test #'string-equal))))
-           (non-empty value)))))
-
 (defmethod callback-condition ((source source))
   (source-condition source))
 

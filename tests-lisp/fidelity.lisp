@@ -376,7 +376,7 @@ DECODED-OCTETS), in order."
   (mapcar (lambda (entity)
             (list (net.post-office::entity-content-type entity)
                   (net.post-office::entity-encoding entity)
-                  (net.post-office::entity-body-octets entity)))
+                  (net.post-office::entity-body entity)))
           (net.post-office::entity-leaves
            (net.post-office::parse-entity octets))))
 
