@@ -41,6 +41,7 @@ servers in fixtures/."
                              (:file "capture")
                              (:file "examples")
                              (:file "faults")
+                             (:file "hardening")
                              (:file "secrets")
                              (:file "load"))))
   :perform (test-op (o c)

@@ -1074,6 +1074,13 @@ static int check_boundary(const char *boundary)
 					"boundary \"%.80s\": character not "
 					"allowed by RFC 2046",
 					boundary);
+	/* a parameter value with "=?" is written as encoded words (it could
+	 * be taken for one), and a reader would not get the boundary back */
+	if (strstr(boundary, "=?"))
+		return po__fail(PO_EBOUNDARY,
+				"boundary \"%.80s\": \"=?\" would be read as "
+				"the start of an encoded word",
+				boundary);
 	return PO_OK;
 }
 

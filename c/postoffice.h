@@ -359,7 +359,8 @@ PO_EXTERN int po_part_add_header(po_part *part, const char *name,
 				 const char *value);
 
 /* po_part_set_boundary - set a multipart's boundary (1..70 RFC 2046
- * bchars, not ending in a space); NULL generates a new random one.  A
+ * bchars, not ending in a space, without "=?", which would make the
+ * parameter an encoded word); NULL generates a new random one.  A
  * boundary given here is fixed: it is never replaced, and content that
  * would forge it is re-encoded or refused (see the top of this section).
  * Returns: PO_OK, PO_EBOUNDARY, PO_EINVAL (not multipart), PO_ENOMEM. */
@@ -828,7 +829,9 @@ PO_EXTERN po_program *po_program_new_argv(const char *const *argv);
  * Returns: the handle, NULL on OOM or if command is NULL. */
 PO_EXTERN po_program *po_program_new_shell(const char *command);
 
-/* po_program_free - free the handle. */
+/* po_program_free - free the handle.  A program still registered as
+ * running (its po_program_send left by a non-local exit, which bindings
+ * must not do, but an interrupt may) is killed and reaped first. */
 PO_EXTERN void po_program_free(po_program *program);
 
 /* po_program_set_timeout - bound the program's whole run: if it has not

@@ -247,8 +247,18 @@ po_program *po_program_new_shell(const char *command)
 
 void po_program_free(po_program *pg)
 {
+	int group;
+
 	if (!pg)
 		return;
+	/* A run whose po_program_send was abandoned (a binding's non-local
+	 * exit through it) is still registered: kill and reap it. */
+	group = atomic_load(&pg->running);
+	if (group > 0) {
+		(void)kill(-group, SIGKILL);
+		while (waitpid(group, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	free_argv(pg->argv);
 	free(pg->name);
 	po__buf_free(&pg->out);

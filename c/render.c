@@ -955,8 +955,6 @@ static int choose_codec(po_reader *r, po_part *p, struct item *it)
 			break;
 		default: /* 7bit, 8bit, binary: checked while it is read */
 			canonical(p, it, enc == PO__ENC_7BIT);
-			if (!fixed)
-				it->check_octets = 0;
 			break;
 		}
 		return PO_OK;

@@ -385,7 +385,9 @@ contains a NUL character." arg))
       (cffi:foreign-free vector))))
 
 (defun deliver-program (server letter scope)
-  "Pipes LETTER to a run of SERVER's program.  Returns the Message-ID."
+  "Pipes LETTER to a run of SERVER's program, bounded by the
+designator's :TIMEOUT, else *SMTP-TIMEOUT*, else the library's default
+\(600 seconds).  Returns the Message-ID."
   (let ((program (check-pointer
                   (if (server-argv server)
                       (call-with-argv (server-argv server)
@@ -393,8 +395,15 @@ contains a NUL character." arg))
                       (%po-program-new-shell (server-command server)))
                   "a program handle")))
     (unwind-protect
-         (check-status (with-foreign-call (%po-program-send program letter))
-                       :program program :scope scope)
+         (let ((ms (timeout-ms (server-total-ms server))))
+           (when (plusp ms)
+             (%po-program-set-timeout program ms))
+           (check-status (with-foreign-call (%po-program-send program letter))
+                         :program program :scope scope))
+      ;; Left by a non-local exit through the C frames (an interrupt, a
+      ;; THROW out of a stream), the program would wait on its stdin and
+      ;; then see its end: kill it first, as C does on its own errors.
+      (%po-program-kill program)
       (%po-program-free program))
     (values (%po-letter-message-id letter) nil)))
 
@@ -557,14 +566,16 @@ refusals."
 (defun replayable-p (thing &optional ancestors)
   "True if a letter made of THING (a message, an attachment, a MIME
 part, or a list of them) can be built and sent again: no stream is read
-for it."
+for it.  A tree deeper than the library takes (which BUILD-C-PART
+refuses) is not followed down: the recursion stays shallow."
   (typecase thing
     (stream nil)
-    (cons (and (replayable-p (car thing) ancestors)
-               (replayable-p (cdr thing) ancestors)))
+    (cons (every (lambda (item) (replayable-p item ancestors))
+                 (if (null (cdr (last thing))) thing (list thing))))
     (mime-part-constructed
      (or (member thing ancestors)
          (and (not (eq (source-type thing) :stream))
+              (< (length ancestors) +max-depth+)
               (replayable-p (mime-part-parts thing)
                             (cons thing ancestors)))))
     (t t)))

@@ -43,11 +43,6 @@ build/ directory of the smtp system's checkout.")
   "The size in octets of the buffers used to move data between Lisp
 streams and the C library.")
 
-(defvar *boundary-random-state* (make-random-state t)
-  "The random state MIME boundaries are drawn from, seeded from the
-operating system (never the fixed state Lisp starts with, so that two
-processes make different boundaries).  RELOAD seeds it again.")
-
 (defvar *handle-pool* '()
   "Idle C SMTP handles kept for one-shot sends (SEND-LETTER with a server
 designator), as (KEY . HANDLE) conses: making a libcurl handle costs

@@ -433,6 +433,42 @@ static void test_boundary_new(void **state)
 	assert_int_equal(po_boundary_new(NULL, 100), PO_EINVAL);
 }
 
+/* Found by fuzz_multipart: a boundary holding "=?" was written as an
+ * encoded word (boundary*=utf-8''..., boundary="=?utf-8?b?...?="), so no
+ * reader got it back.  It is refused, as a boundary and in a caller's
+ * Content-Type. */
+static void test_boundary_encoded_word(void **state)
+{
+	po_part *mp = po_part_new_multipart(NULL);
+
+	(void)state;
+	assert_int_equal(po_part_set_boundary(mp, "W=?7?"), PO_EBOUNDARY);
+	assert_int_equal(po_part_add_header(mp, "Content-Type",
+					    "multipart/mixed; boundary=\"a=?b\""),
+			 PO_EBOUNDARY);
+	assert_po_ok(po_part_set_boundary(mp, "=_a?b=c"));
+	po_part_free(mp);
+}
+
+/* 7bit from a reader is held to 7bit as it is read, even when it is the
+ * caller's po_part_set_encoding (not a header) that says so. */
+static void test_reader_7bit_octets(void **state)
+{
+	static const char *const eight[] = {"ok\n", "caf\xc3\xa9\n", NULL};
+	struct chunks c = {eight, 0};
+	po_part *rd = po_part_new_reader(chunks_read, &c);
+	po_reader *r = NULL;
+	po_letter *l;
+
+	(void)state;
+	assert_po_ok(po_part_set_encoding(rd, "7bit"));
+	l = letter_with(rd);
+	assert_po_ok(po_reader_new(l, 0, &r));
+	assert_int_equal(drain(r, NULL, NULL), PO_EBADOCTET);
+	po_reader_free(r);
+	po_letter_free(l);
+}
+
 /* ---------------------------------------------------------------------
  * Item 2: a part's own Content-* fields */
 
@@ -1102,6 +1138,8 @@ int main(void)
 		cmocka_unit_test(test_forged_by_reader),
 		cmocka_unit_test(test_qp_dashes_only_in_multipart),
 		cmocka_unit_test(test_boundary_new),
+		cmocka_unit_test(test_boundary_encoded_word),
+		cmocka_unit_test(test_reader_7bit_octets),
 		cmocka_unit_test(test_qp_leading_dashes),
 		cmocka_unit_test(test_own_content_type_multipart),
 		cmocka_unit_test(test_own_content_type_leaf),
