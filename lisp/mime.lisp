@@ -63,7 +63,16 @@ NIL for the library's choice; setf-able."
       (documentation 'mime-part-headers 'function)
       "The part's extra header fields, an alist of (NAME . VALUE);
 setf-able.  On the top part of a letter, From, To, Cc, Subject and
-Reply-To given here replace those SEND-LETTER would make."
+Reply-To given here replace those SEND-LETTER would make.  The part's
+own Content-* fields replace those the library makes, so that no part
+ever has two of one name: a Content-Type sets the part's type, charset
+and parameters (and a multipart's boundary, which is then fixed); a
+Content-Transfer-Encoding is the encoding applied, and the send signals
+an error when the content does not fit it (7bit with octets over 127,
+a line over 998 octets or a lone \".\" line); Content-Disposition,
+Content-ID and Content-Description are written as given.  Two Content-*
+fields of one name, or a Bcc field (which would show the blind copies
+to every recipient), are errors."
       (documentation 'mime-part-parts 'function)
       "The subparts of a multipart part, a list; setf-able."
       (documentation 'mime-part-boundary 'function)
@@ -409,8 +418,10 @@ its front.  ATTACHMENTP defaults to true for FILE parts: the part gets
 Content-Disposition attachment with the filename NAME, else the file's
 base name.  A part that is neither text nor multipart nor an attachment
 gets Content-Disposition inline (with NAME if given).  HEADERS is an alist of extra header fields (NAME .
-VALUE); ID and DESCRIPTION give Content-ID and Content-Description.  A
-multipart gets its random boundary now."
+VALUE), whose Content-* fields replace the library's (see
+MIME-PART-HEADERS); ID and DESCRIPTION give Content-ID and
+Content-Description.  A multipart gets its random boundary now, from the
+operating system's random source.  Parts nest at most 100 levels deep."
   (when (and text file)
     (smtp-argument-error "Only one of :text or :file may be specified."))
   (when (and text (null end))

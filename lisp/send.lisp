@@ -486,9 +486,15 @@ non-multipart/mixed messages (the message is ~a/~a)."
          message)
         (t
          (let ((part (cond ((stringp message)
-                            (make-mime-part :text message
-                                            :content-type content-type
-                                            :encoding encoding))
+                            ;; the caller's Content-Transfer-Encoding is
+                            ;; the one applied, or refused when the text
+                            ;; does not fit it: given to C as a header
+                            (make-mime-part
+                             :text message
+                             :content-type content-type
+                             :headers (and encoding
+                                           (list (cons "Content-Transfer-Encoding"
+                                                       encoding)))))
                            ((streamp message)
                             (input-stream-or-lose message)
                             (if (character-stream-p message)
@@ -726,7 +732,13 @@ and ours (:starttls :try, :verify nil, :timeout, :connect-timeout,
 fails unless the server offers STARTTLS.  MAIL-SERVER may also be
 \(:program . \"command args\") (run by /bin/sh) or (:program \"program\"
 \"arg\" ...) (run directly), which gets the letter on its standard input
-\(with a Bcc: header when there are Bcc recipients), or a connection
+\(with a Bcc: header when there are Bcc recipients); its whole run is
+bounded by :timeout seconds after the strings, as in (:program
+\"/usr/sbin/sendmail\" \"-t\" \"-i\" :timeout 30), or (:program :command
+\"command args\" :timeout 30) for the shell, else by *SMTP-TIMEOUT*,
+else by 600 seconds; a program that does not finish in time, or whose
+letter could not be rendered to the end, is killed (SIGKILL) before it
+can read the end of its input.  MAIL-SERVER may also be a connection
 from WITH-SMTP-CONNECTION, or (:file . \"directory/\"), which writes the
 letter into that directory (created if missing) as NAME.eml (its exact
 octets) and NAME.envelope (a MAIL FROM line and one RCPT TO line per
@@ -746,8 +758,13 @@ end the header block early).  A line for a field the letter has (From,
 To, Cc, Subject, Reply-To, Date, Message-ID) replaces it, the envelope
 staying as given; with a string or stream MESSAGE, Content-Type and
 Content-Transfer-Encoding lines are those of its part (Allegro's way to
-send HTML); a Bcc line, and other Content-* lines, are errors.  A Date
-and a Message-ID are added unless supplied.
+send HTML; a Content-Transfer-Encoding the string does not fit, such as
+7bit for non-ASCII text, is an error, not silently another encoding); a
+Bcc line, and other Content-* lines, are errors.  With a (:PROGRAM ...)
+MAIL-SERVER the To, Cc and Resent-* lines are the envelope (sendmail -t
+reads them): one naming an address that is not a recipient, or leaving a
+recipient out, is an SMTP-ARGUMENT-ERROR.  A Date and a Message-ID are
+added unless supplied.
 
 MESSAGE is a string (a text/plain part in UTF-8), a character stream
 \(text read to its end, neither closed nor rewound), a binary stream (an

@@ -23,10 +23,12 @@ NET.POST-OFFICE::*SMTP-DEBUG*.")
 (defvar *smtp-timeout* nil
   "The default timeout in seconds (a positive real) for connecting to
 an SMTP server and for each of its replies, used when the server
-designator gives no :TIMEOUT, :CONNECT-TIMEOUT or :REPLY-TIMEOUT.  NIL,
-the default, means the library's own defaults: 30 seconds to connect
-\(TCP and TLS handshake), 120 seconds for each reply, 600 seconds for a
-whole letter.  The designator's :TOTAL-TIMEOUT bounds a whole letter.")
+designator gives no :TIMEOUT, :CONNECT-TIMEOUT or :REPLY-TIMEOUT, and
+for the whole run of a (:PROGRAM ...) mail server without a :TIMEOUT of
+its own.  NIL, the default, means the library's own defaults: 30
+seconds to connect \(TCP and TLS handshake), 120 seconds for each
+reply, 600 seconds for a whole letter or a program's run.  The
+designator's :TOTAL-TIMEOUT bounds a whole letter.")
 
 (defvar *libpostoffice-path*
   (let ((env (uiop:getenv "LIBPOSTOFFICE")))
