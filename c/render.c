@@ -1604,10 +1604,25 @@ static int check_input(po_reader *r, const unsigned char *p, size_t n)
 	return PO_OK;
 }
 
+/* What a 7bit/8bit/binary chunk just canonicalised must not hold: a line
+ * over 998 octets or a lone "." (which would end the letter for
+ * `sendmail` without -i, design §4.9), or a line that would forge a
+ * boundary.  Content not known in advance cannot be re-encoded once its
+ * header went out: the render stops.  final: the data ended. */
 static int check_output(po_reader *r, int final)
 {
 	size_t hit = 0;
 
+	if (r->check_lines && r->st.crlf.maxline > LINE_MAX_)
+		return po__fail(PO_ELINE,
+				"%s: a line is longer than %d octets, too long "
+				"for its transfer encoding",
+				r->what, LINE_MAX_);
+	if (r->check_lines && r->st.crlf.lone_dot)
+		return po__fail(PO_ELINE,
+				"%s: a line is a lone \".\", not allowed for "
+				"its transfer encoding",
+				r->what);
 	if (!r->check_delims)
 		return PO_OK;
 	hit = delim_feed(&r->dm, r->bounds, r->nbounds,
@@ -1649,18 +1664,6 @@ static int body_fill(po_reader *r, const struct item *it)
 			break;
 		case C_CANON:
 			r->outlen = po__crlf_final(&r->st.crlf, r->out);
-			if (r->check_lines && r->st.crlf.maxline > LINE_MAX_)
-				return po__fail(PO_ELINE,
-						"%s: a line is longer than %d "
-						"octets, too long for its "
-						"transfer encoding",
-						r->what, LINE_MAX_);
-			if (r->check_lines && r->st.crlf.lone_dot)
-				return po__fail(PO_ELINE,
-						"%s: a line is a lone \".\", not "
-						"allowed for its transfer "
-						"encoding",
-						r->what);
 			rc = check_output(r, 1);
 			if (rc)
 				return rc;
@@ -1681,19 +1684,6 @@ static int body_fill(po_reader *r, const struct item *it)
 		break;
 	case C_CANON:
 		r->outlen = po__crlf_update(&r->st.crlf, p, n, r->out);
-		/* a lone "." would end the letter for `sendmail` without -i
-		 * (design §4.9), and a 7bit/8bit stream can't be re-encoded
-		 * after its header went out */
-		if (r->check_lines && r->st.crlf.maxline > LINE_MAX_)
-			return po__fail(PO_ELINE,
-					"%s: a line is longer than %d octets, "
-					"too long for its transfer encoding",
-					r->what, LINE_MAX_);
-		if (r->check_lines && r->st.crlf.lone_dot)
-			return po__fail(PO_ELINE,
-					"%s: a line is a lone \".\", not "
-					"allowed for its transfer encoding",
-					r->what);
 		rc = check_output(r, 0);
 		if (rc)
 			return rc;

@@ -69,6 +69,16 @@ REPL or a log viewer.  Returns STRING itself when it needs nothing."
                          (format out "\\u{~4,'0X}" (char-code char)))
                      (write-char char out))))))
 
+(defun report-message (condition stream)
+  "Prints the format control and arguments of CONDITION to STREAM through
+PRINTABLE-TEXT: the text of a server or a program is in it, shown
+safely, while the readers keep it as it came."
+  (write-string (printable-text
+                 (format nil "~?"
+                         (simple-condition-format-control condition)
+                         (simple-condition-format-arguments condition)))
+                stream))
+
 (define-condition smtp-error (smtp-condition simple-error)
   ((status :initarg :status
            :initform nil
@@ -92,15 +102,7 @@ REPL or a log viewer.  Returns STRING itself when it needs nothing."
                     :initform nil
                     :reader smtp-error-outcome-unknown))
   (:report (lambda (condition stream)
-             ;; the server's text is in it: shown safely, while the
-             ;; readers keep it as it came
-             (write-string (printable-text
-                            (format nil "~?"
-                                    (simple-condition-format-control
-                                     condition)
-                                    (simple-condition-format-arguments
-                                     condition)))
-                           stream)
+             (report-message condition stream)
              (report-hints condition stream)))
   (:documentation "All errors signalled by the smtp system are of this
 type.  It is a SIMPLE-ERROR, like the errors Allegro CL signals, whose
@@ -270,14 +272,7 @@ server could not be run at all (not found, not executable)."))
 
 (define-condition smtp-warning (smtp-condition simple-warning)
   ()
-  (:report (lambda (condition stream)
-             (write-string (printable-text
-                            (format nil "~?"
-                                    (simple-condition-format-control
-                                     condition)
-                                    (simple-condition-format-arguments
-                                     condition)))
-                           stream)))
+  (:report report-message)
   (:documentation "Superclass of the warnings signalled by the smtp
 system.  They do not stop a send."))
 
