@@ -43,10 +43,17 @@ extern "C" {
 /* ======================================================================
  * Version
  */
+/* The version is the one in the file VERSION at the top of the source
+ * tree; the Makefile refuses to build until these three say the same. */
 #define PO_VERSION_MAJOR 0
 #define PO_VERSION_MINOR 1
 #define PO_VERSION_PATCH 0
-#define PO_VERSION "0.1.0"
+#define PO__STR(x) #x
+#define PO__XSTR(x) PO__STR(x)
+/* "MAJOR.MINOR.PATCH", e.g. "0.1.0" */
+#define PO_VERSION                                                          \
+	PO__XSTR(PO_VERSION_MAJOR) "." PO__XSTR(PO_VERSION_MINOR) "."       \
+	    PO__XSTR(PO_VERSION_PATCH)
 #define PO_VERSION_NUM                                                      \
 	((PO_VERSION_MAJOR << 16) | (PO_VERSION_MINOR << 8) | PO_VERSION_PATCH)
 

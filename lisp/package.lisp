@@ -49,6 +49,10 @@
    #:*smtp-debug*
    #:*smtp-timeout*
    #:reload
+   #:libpostoffice-build-error
+   #:libpostoffice-build-error-command
+   #:libpostoffice-build-error-missing
+   #:libpostoffice-build-error-output
    #:with-smtp-connection
    #:capture-mailbox
    #:captured-letter
@@ -105,6 +109,10 @@
    #:*smtp-debug*
    #:*smtp-timeout*
    #:reload
+   #:libpostoffice-build-error
+   #:libpostoffice-build-error-command
+   #:libpostoffice-build-error-missing
+   #:libpostoffice-build-error-output
    #:with-smtp-connection
    #:capture-mailbox
    #:captured-letter
@@ -181,6 +189,10 @@
    #:*smtp-debug*
    #:*smtp-timeout*
    #:reload
+   #:libpostoffice-build-error
+   #:libpostoffice-build-error-command
+   #:libpostoffice-build-error-missing
+   #:libpostoffice-build-error-output
    #:with-smtp-connection
    ;; capturing letters (for test suites)
    #:capture-mailbox

@@ -34,12 +34,15 @@ designator's :TOTAL-TIMEOUT bounds a whole letter.")
   (let ((env (uiop:getenv "LIBPOSTOFFICE")))
     (and env (plusp (length env)) env))
   "NIL, or the file name (a string or pathname) of the libpostoffice
-shared library to load instead of searching for it.  Its initial value
-comes from the environment variable LIBPOSTOFFICE, so it can be set
-before the system is loaded; after changing it, call RELOAD.  When NIL
-the library is searched as \"libpostoffice.so.0\" and then
-\"libpostoffice.so\", first where the dynamic linker looks, then in the
-build/ directory of the smtp system's checkout.")
+shared library to load instead of the one the smtp system builds or
+finds.  Its initial value comes from the environment variable
+LIBPOSTOFFICE, so it can be set before the system is loaded (then
+loading builds nothing); after changing it, call RELOAD.  When NIL, the
+library is the checkout's build/libpostoffice.so (built by ASDF if need
+be, or its copy in the ASDF output cache for a read-only checkout), the
+installed one for a copy installed by `make install`, else
+\"libpostoffice.so.0\" or \"libpostoffice.so\" where the dynamic
+linker looks.")
 
 (defconstant +chunk-size+ 65536
   "The size in octets of the buffers used to move data between Lisp
