@@ -57,6 +57,7 @@ servers in fixtures/, which they start themselves."
                              (:file "fidelity")
                              (:file "examples")
                              (:file "faults")
+                             (:file "hardening")
                              (:file "secrets")
                              (:file "load")
                              (:file "build"))))

@@ -286,6 +286,7 @@ void po__qp_init(po__qp *st, int textmode)
 	st->pending_cr = 0;
 	st->held = 0;
 	st->nline = 0;
+	st->dashes = 0;
 }
 
 size_t po__qp_bound(size_t n)
@@ -329,7 +330,7 @@ static char *qp_token(po__qp *st, char *o, unsigned char c, unsigned len)
 			st->col = 3;
 			return qp_hex(o, c);
 		}
-		if (c == 'F') {
+		if (c == 'F' || (c == '-' && st->dashes)) {
 			st->line[0] = c;
 			st->nline = 1;
 			return o;
@@ -380,6 +381,18 @@ static char *qp_octet(po__qp *st, char *o, unsigned char c)
 {
 	unsigned char cls = qp_class(c);
 
+	if (st->nline && st->line[0] == '-') {
+		/* a held leading '-': a second one makes "--", which could
+		 * start a boundary delimiter */
+		st->nline = 0;
+		if (c == '-') {
+			o = qp_hex(o, '-');
+			st->col = 3;
+		} else {
+			*o++ = '-';
+			st->col = 1;
+		}
+	}
 	if (st->nline) {
 		if (c == (unsigned char)qp_from[st->nline]) {
 			st->line[st->nline++] = c;
@@ -440,7 +453,7 @@ static const unsigned char *qp_fast(po__qp *st, const unsigned char *in,
 		}
 		if (col + len > QP_TEXT_MAX)
 			break;
-		if (col == 0 && (c == '.' || c == 'F'))
+		if (col == 0 && (c == '.' || c == 'F' || c == '-'))
 			break;
 		/* Tested in this order, the branches are almost never
 		 * taken on text. */
@@ -740,7 +753,13 @@ int po__is_ascii(const char *s, size_t n)
  * 90-BF, F5-FF). */
 int po__utf8_valid(const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	return po__utf8_valid_prefix(s, n) == n;
+}
+
+size_t po__utf8_valid_prefix(const char *s, size_t n)
+{
+	const unsigned char *start = (const unsigned char *)s;
+	const unsigned char *p = start;
 	const unsigned char *end = p + n;
 
 	while (p < end) {
@@ -762,8 +781,85 @@ int po__utf8_valid(const char *s, size_t n)
 		}
 		len = po__utf8_seq(p, (size_t)(end - p), &skip);
 		if (!len)
-			return 0;
+			return (size_t)(p - start);
 		p += len;
 	}
+	return n;
+}
+
+/* The length of the sequence a lead octet starts (1 for one that is not
+ * a lead octet: the check finds it bad). */
+static unsigned utf8_seq_len(unsigned char c)
+{
+	if (c >= 0xc2 && c <= 0xdf)
+		return 2;
+	if (c >= 0xe0 && c <= 0xef)
+		return 3;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 4;
 	return 1;
+}
+
+static size_t count_lf(const unsigned char *p, size_t n)
+{
+	const unsigned char *end = p + n, *q;
+	size_t k = 0;
+
+	while ((q = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		k++;
+		p = q + 1;
+	}
+	return k;
+}
+
+void po__utf8s_init(po__utf8s *st)
+{
+	st->npend = 0;
+	st->line = 1;
+}
+
+int po__utf8s_update(po__utf8s *st, const unsigned char *p, size_t n)
+{
+	size_t tail = 0, ok, i;
+
+	if (st->npend) {
+		unsigned need = utf8_seq_len(st->pend[0]) - st->npend;
+		size_t take = need < n ? need : n;
+
+		memcpy(st->pend + st->npend, p, take);
+		st->npend += (unsigned)take;
+		p += take;
+		n -= take;
+		if (st->npend < utf8_seq_len(st->pend[0]))
+			return 1;
+		if (!po__utf8_valid((const char *)st->pend, st->npend))
+			return 0;
+		st->npend = 0;
+	}
+	/* A sequence that the chunk's end cuts short waits for the next. */
+	for (i = 1; i <= 3 && i <= n; i++) {
+		unsigned char c = p[n - i];
+
+		if (c >= 0xc0) {
+			if (utf8_seq_len(c) > i)
+				tail = i;
+			break;
+		}
+		if (c < 0x80)
+			break;
+	}
+	ok = po__utf8_valid_prefix((const char *)p, n - tail);
+	if (ok < n - tail) {
+		st->line += count_lf(p, ok);
+		return 0;
+	}
+	st->line += count_lf(p, n - tail);
+	memcpy(st->pend, p + n - tail, tail);
+	st->npend = (unsigned)tail;
+	return 1;
+}
+
+int po__utf8s_final(po__utf8s *st)
+{
+	return st->npend == 0;
 }

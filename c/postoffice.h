@@ -123,7 +123,11 @@ PO_EXTERN int po_init(void);
 	XX(EPROGRAM, 39, "program failed")                                 \
 	XX(EABORTED, 40, "aborted by callback")                            \
 	XX(ETRANSPORT, 41, "transport error")                              \
-	XX(ESTATE, 42, "operation not valid in this state")
+	XX(ESTATE, 42, "operation not valid in this state")                \
+	XX(ECHANGED, 43, "file changed while the letter was made")         \
+	XX(EDEPTH, 44, "MIME parts nested too deeply")                     \
+	XX(EBADOCTET, 45, "content does not fit its transfer encoding")    \
+	XX(EENVELOPE, 46, "header names a recipient not in the envelope")
 
 enum po_status {
 #define PO__ENUM(name, code, text) PO_##name = code,
@@ -167,9 +171,28 @@ PO_EXTERN const char *po_last_error(void);
  *   type is set to text/... (or message/rfc822) defaults to
  *   quoted-printable, which is safe for any content read later.
  * - multiparts: no transfer encoding; a random boundary of Allegro's shape
- *   ("----------_" and 32 characters from [0-9a-e]), fixed when the part
- *   is made.
+ *   ("----------_" and 32 characters from [0-9a-e]) drawn from the
+ *   operating system's CSPRNG (getrandom) when the part is made.
+ *
+ * Boundaries are never forged (RFC 2046 §5.1): no line the renderer
+ * writes inside a multipart starts with "--" and the boundary of an
+ * enclosing multipart, and no boundary starts with an enclosing one.
+ * Where some content would break that rule, a generated boundary (made
+ * here or given with po_part_set_generated_boundary) is replaced by a
+ * fresh one for that render; otherwise a 7bit/8bit/binary part whose
+ * encoding is the library's choice or was set with po_part_set_encoding
+ * goes quoted-printable instead (inside a multipart a quoted-printable
+ * line never starts with "--": a leading "-" followed by another is
+ * written "=2D"); when the caller fixed both the boundary and the
+ * encoding (a Content-Transfer-Encoding header, see po_part_add_header)
+ * the render fails with PO_EBOUNDARY.  7bit/8bit/binary content that is
+ * not known in advance (reader parts) is checked while it is read, and
+ * the render fails midway rather than write such a line.
+ *
+ * A tree is at most PO_MAX_DEPTH levels deep (the root is level 1):
+ * po_part_add refuses to make a deeper one.
  */
+#define PO_MAX_DEPTH 100
 typedef struct po_part po_part;
 
 /* Read callback: copy up to len bytes into buf and store the count in
@@ -197,13 +220,21 @@ PO_EXTERN po_part *po_part_new_text(const char *text, size_t len,
 PO_EXTERN po_part *po_part_new_bytes(const void *data, size_t len);
 
 /* po_part_new_file - an attachment read from the file at path.
- * The file is opened once here to check it exists, is a regular file and
- * can be read (so the error comes now), then closed; its content is read
- * only while rendering, in chunks.  Type: guessed from the file name
+ * The file is checked now - it exists, is a regular file (symbolic links
+ * are followed) and can be read - and its identity is remembered
+ * (device, inode, size); no descriptor is kept.  Each render
+ * (po_reader_new) opens it again, without blocking and close-on-exec,
+ * and requires the same regular file of the same size, else PO_ECHANGED:
+ * a FIFO, a device or another file put in its place is never read.  Every
+ * pass of that render (choosing the encoding, sending, po_reader_rewind)
+ * reads that one descriptor, which po_reader_free closes; a file that
+ * grows or shrinks meanwhile fails the render with PO_ECHANGED, never
+ * giving a different letter.  Type: guessed from the file name
  * (po_mime_type_for_name).  Disposition: attachment, with the base name of
  * path as the filename.  Encoding: base64.
- * Returns: PO_OK and the part in *part_out, or PO_ENOENT, PO_EACCES,
- * PO_EISDIR, PO_EINVAL (NULL or empty path), PO_ENOMEM. */
+ * Returns: PO_OK and the part in *part_out, or PO_ENOENT, PO_EACCES (also:
+ * not a regular file), PO_EISDIR, PO_EINVAL (NULL or empty path),
+ * PO_ENOMEM. */
 PO_EXTERN int po_part_new_file(const char *path, po_part **part_out);
 
 /* po_part_new_reader - a part whose octets come from fn(userdata, ...),
@@ -212,15 +243,42 @@ PO_EXTERN int po_part_new_file(const char *path, po_part **part_out);
  * Returns: the part, NULL on OOM. */
 PO_EXTERN po_part *po_part_new_reader(po_read_fn fn, void *userdata);
 
+/* po_part_new_text_reader - a text/plain part whose octets come from
+ * fn(userdata, ...) during the render, as for po_part_new_reader.
+ * charset: as for po_part_new_text (NULL means "utf-8").  When the charset
+ * is utf-8 the octets are checked as they are read (RFC 3629: no
+ * overlong forms, surrogates or code points over U+10FFFF): a bad
+ * sequence fails the render with PO_EUTF8, naming its line.  Encoding:
+ * quoted-printable, safe for any text not known in advance.
+ * Returns: the part, NULL on OOM, or if fn is NULL or charset is not an
+ * RFC 2045 token. */
+PO_EXTERN po_part *po_part_new_text_reader(po_read_fn fn, void *userdata,
+					   const char *charset);
+
+/* po_part_new_text_file - a text/plain body part (no disposition, no
+ * filename) read from the file at path, checked now and read at render
+ * time exactly as a po_part_new_file part is.  charset: as for
+ * po_part_new_text (NULL means "utf-8").  Its encoding is chosen as for a
+ * text part held in memory (7bit, quoted-printable or base64), from a
+ * first pass over the file when the render starts; with charset utf-8
+ * that pass also checks that the file is UTF-8, so PO_EUTF8 comes from
+ * po_reader_new, before the first byte.
+ * Returns: as po_part_new_file, and PO_ECONTENTTYPE for a charset that
+ * is not a token. */
+PO_EXTERN int po_part_new_text_file(const char *path, const char *charset,
+				    po_part **part_out);
+
 /* po_part_new_multipart - a multipart/<subtype> part with no children.
  * subtype: "mixed", "alternative", "related", ...; NULL means "mixed".
  * Returns: the part, NULL on OOM or if subtype is not an RFC 2045 token. */
 PO_EXTERN po_part *po_part_new_multipart(const char *subtype);
 
 /* po_part_add - append child to multipart parent.  Takes ownership of
- * child on success (child must not already have a parent).
+ * child on success (child must not already have a parent).  Runs in time
+ * bounded by PO_MAX_DEPTH, whatever the size of the trees.
  * Returns: PO_OK, PO_EINVAL (parent not multipart, child already owned,
- * child == parent or one of its ancestors). */
+ * child == parent or one of its ancestors), PO_EDEPTH (the tree would be
+ * more than PO_MAX_DEPTH levels deep). */
 PO_EXTERN int po_part_add(po_part *parent, po_part *child);
 
 /* po_part_free - free part and all its children.  Must not be called on a
@@ -287,15 +345,60 @@ PO_EXTERN int po_part_set_description(po_part *part, const char *text);
  * letter's body part, From, To, Cc, Subject, Reply-To, Date and
  * Message-ID given here replace the letter's own (Allegro: part headers
  * beat keyword arguments).
- * Returns: PO_OK, PO_EHEADER (bad name; CR, LF or NUL), PO_EUTF8,
- * PO_ENOMEM. */
+ * A part never carries two Content-* fields of one name, and its own
+ * beat the ones the library makes:
+ * - Content-Type ("type/subtype; name=value; ..."; tokens or quoted
+ *   strings, comments skipped) sets the part's type, charset and
+ *   parameters, replacing what was set before (later setters change them
+ *   again); on a multipart, a boundary it names is the boundary used
+ *   (fixed, as with po_part_set_boundary).  A multipart type on a leaf,
+ *   or the other way round, is PO_EINVAL; RFC 2231 parameters (name*=)
+ *   are PO_ECONTENTTYPE: give them with po_part_add_param.
+ * - Content-Transfer-Encoding (7bit, 8bit, binary, base64,
+ *   quoted-printable) is the encoding applied, never replaced: content
+ *   that does not fit it (7bit or 8bit with a NUL or a bare CR, 7bit with
+ *   octets over 127: PO_EBADOCTET; a line over 998 octets or a lone "."
+ *   line: PO_ELINE; a line that would forge a fixed boundary:
+ *   PO_EBOUNDARY) fails the render.  On a multipart: PO_EINVAL.
+ * - Other Content-* fields (Content-Disposition, Content-ID,
+ *   Content-Description, ...) are written as given, in place of the
+ *   library's own of that name.
+ * A second Content-* field of one name is PO_EHEADER, and so is Bcc,
+ * which would show the blind copies to every recipient.
+ * Returns: PO_OK, PO_EHEADER (bad name; CR, LF or NUL; Bcc; a repeated
+ * Content-* field), PO_EUTF8, PO_ECONTENTTYPE, PO_EENCODING, PO_EBOUNDARY,
+ * PO_EINVAL, PO_ENOMEM. */
 PO_EXTERN int po_part_add_header(po_part *part, const char *name,
 				 const char *value);
 
 /* po_part_set_boundary - set a multipart's boundary (1..70 RFC 2046
- * bchars, not ending in a space); NULL generates a new random one.
+ * bchars, not ending in a space, without "=?", which would make the
+ * parameter an encoded word); NULL generates a new random one.  A
+ * boundary given here is fixed: it is never replaced, and content that
+ * would forge it is re-encoded or refused (see the top of this section).
  * Returns: PO_OK, PO_EBOUNDARY, PO_EINVAL (not multipart), PO_ENOMEM. */
 PO_EXTERN int po_part_set_boundary(po_part *part, const char *boundary);
+
+/* po_part_set_generated_boundary - like po_part_set_boundary, for a
+ * boundary the caller generated at random (po_boundary_new) and does not
+ * depend on: it is used as given unless some content of the letter would
+ * forge it, and then replaced by a fresh random one (po_part_boundary
+ * then tells which).  A binding that makes its boundaries when its part
+ * objects are made uses this.
+ * Returns: as po_part_set_boundary. */
+PO_EXTERN int po_part_set_generated_boundary(po_part *part,
+					     const char *boundary);
+
+/* Bytes po_boundary_new writes: 43 characters and a NUL. */
+#define PO_BOUNDARY_SIZE 44
+
+/* po_boundary_new - a fresh random boundary of Allegro's shape
+ * ("----------_" and 32 characters from [0-9a-e]) into out, which holds
+ * size >= PO_BOUNDARY_SIZE bytes.  The randomness comes from the
+ * operating system (getrandom) at each call, never from a state that a
+ * saved image could repeat.
+ * Returns: PO_OK, PO_EINVAL (out NULL or size too small). */
+PO_EXTERN int po_boundary_new(char *out, size_t size);
 
 /* po_part_boundary - the multipart's boundary.
  * Returns: borrowed string, or NULL for a leaf part. */
@@ -467,13 +570,15 @@ typedef struct po_reader po_reader;
 			     character streams; never for the wire) */
 
 /* po_reader_new - start rendering letter.  Everything is validated here -
- * sender, recipients (at least one), headers, parts, files still
- * readable - so every input error is reported before the first byte is
- * produced.  The letter must stay alive, unchanged, until the reader is
- * freed.
+ * sender, recipients (at least one), headers, parts, boundaries, files
+ * still the ones the parts were made from - so every input error is
+ * reported before the first byte is produced.  The file parts are opened
+ * here (one descriptor each, held until po_reader_free).  The letter must
+ * stay alive, unchanged, until the reader is freed.
  * Returns: PO_OK and the reader in *reader_out, or PO_ENOSENDER,
  * PO_ENORCPT, PO_ENOBODY, PO_ETOOLONG, PO_ENOENT, PO_EACCES, PO_EISDIR,
- * PO_ESTATE (a reader part already consumed), PO_ENOMEM, ... */
+ * PO_ECHANGED, PO_EBOUNDARY, PO_EBADOCTET, PO_ELINE, PO_EUTF8, PO_ESTATE
+ * (a reader part already consumed), PO_ENOMEM, ... */
 PO_EXTERN int po_reader_new(po_letter *letter, unsigned flags,
 			    po_reader **reader_out);
 
@@ -486,13 +591,26 @@ PO_EXTERN int po_reader_new_part(po_part *part, unsigned flags,
 
 /* po_reader_read - copy up to len bytes of the wire form into buf.
  * *n_out is the count; 0 means the end.  Errors while reading a file or
- * reader part (PO_EIO, PO_EREADER, PO_ELINE) end the render: the output
- * so far is incomplete and must not be delivered.
+ * reader part (PO_EIO, PO_EREADER, PO_ECHANGED; for streamed content
+ * PO_ELINE, PO_EBADOCTET, PO_EBOUNDARY, PO_EUTF8) end the render: the
+ * output so far is incomplete and must not be delivered (the transports
+ * abort: no final dot over SMTP, the program killed before its input
+ * ends).
  * Returns: PO_OK or an error status. */
 PO_EXTERN int po_reader_read(po_reader *reader, void *buf, size_t len,
 			     size_t *n_out);
 
-/* po_reader_free - free the reader (closing any open file). */
+/* po_reader_rewind - start the render over: the next po_reader_read
+ * returns the first byte again, and the same bytes follow (the same
+ * Date, Message-ID and boundaries), file parts being read again from the
+ * descriptors po_reader_new opened.  For two passes over one letter (a
+ * signature, a size) without rendering it twice.
+ * Returns: PO_OK; PO_ESTATE when the letter has a reader part or is a raw
+ * reader letter (streamed octets cannot be read twice), or after the
+ * render failed; PO_EINVAL (NULL). */
+PO_EXTERN int po_reader_rewind(po_reader *reader);
+
+/* po_reader_free - free the reader (closing the files it opened). */
 PO_EXTERN void po_reader_free(po_reader *reader);
 
 /* ======================================================================
@@ -744,9 +862,27 @@ PO_EXTERN int po_smtp_connection_reused(const po_smtp *smtp);
  * endings, no dot-stuffing, no terminating "." line, and a Bcc: header
  * when the letter has Bcc recipients (sendmail -t reads and removes it).
  * It runs without a shell (argv form) or through /bin/sh -c (shell form),
- * with SIGPIPE and the signal mask reset to defaults.  SIGPIPE never
- * reaches the calling process.  Its standard output and standard error
- * are collected (the first 64 KiB of each).
+ * in a process group of its own, with SIGPIPE and the signal mask reset
+ * to defaults and no descriptor of the caller's but its stdin, stdout and
+ * stderr (all others are closed before exec).  SIGPIPE never reaches the
+ * calling process.  Its standard output and standard error are collected
+ * (the first 64 KiB of each).
+ *
+ * A program must never read a clean end of a letter that was not sent
+ * whole (sendmail would queue the truncated letter).  On every failure
+ * after it started - a render error, a timeout, po_program_kill - its
+ * process group is killed with SIGKILL before its stdin is closed.  If
+ * the calling process is itself killed by SIGKILL, the program gets
+ * SIGKILL from the kernel too (Linux PR_SET_PDEATHSIG) as a best effort:
+ * not for set-user-ID or set-group-ID programs, which clear it.
+ *
+ * With sendmail -t the header is the envelope: its To, Cc and Bcc fields
+ * (Resent-To, -Cc, -Bcc when any is present) say who receives the
+ * letter.  So header lines of the caller's that replace the generated
+ * ones (po_letter_add_header_line, the body part's headers) must name
+ * exactly the letter's recipients: an address that is not one of them,
+ * or a recipient that no field names any more, is PO_EENVELOPE, before
+ * the program runs.  (Raw letters, po_letter_set_raw, go as given.)
  */
 typedef struct po_program po_program;
 
@@ -759,21 +895,35 @@ PO_EXTERN po_program *po_program_new_argv(const char *const *argv);
  * Returns: the handle, NULL on OOM or if command is NULL. */
 PO_EXTERN po_program *po_program_new_shell(const char *command);
 
-/* po_program_free - free the handle. */
+/* po_program_free - free the handle.  A program still registered as
+ * running (its po_program_send left by a non-local exit, which bindings
+ * must not do, but an interrupt may) is killed and reaped first. */
 PO_EXTERN void po_program_free(po_program *program);
 
-/* po_program_set_timeout - kill the program (SIGTERM, then SIGKILL) if it
- * has not exited after ms milliseconds; 0 (default) waits forever.
- * Returns: PO_OK. */
+/* po_program_set_timeout - bound the program's whole run: if it has not
+ * exited ms milliseconds after it started, its process group is killed
+ * with SIGKILL (stdin still open) and reaped, and po_program_send returns
+ * PO_ETIMEOUT.  The default is 600000 (10 minutes, the bound of a whole
+ * SMTP send); 0 or less waits forever.
+ * Returns: PO_OK, PO_EINVAL (NULL). */
 PO_EXTERN int po_program_set_timeout(po_program *program, long ms);
+
+/* po_program_kill - kill the program po_program_send is running for this
+ * handle, if any (SIGKILL to its process group, its stdin still open);
+ * po_program_send then returns PO_EPROGRAM.  Async-signal-safe and
+ * callable from any thread: for a signal handler that must not leave a
+ * program to act on half a letter (the postoffice CLI's), or a binding's
+ * clean-up when a send is abandoned.  The handle stays usable.
+ * Returns: 1 if a program was signalled, 0 if none was running. */
+PO_EXTERN int po_program_kill(po_program *program);
 
 /* po_program_send - render letter and pipe it to a new run of the program,
  * then wait for it (no zombie is left behind).
  * Returns: PO_OK if it read the whole letter and exited with status 0;
  * PO_ENOPROGRAM if it could not be executed; PO_EPROGRAM if it exited
  * non-zero, was killed by a signal, or exited without reading all of its
- * input; PO_ETIMEOUT; or a render error (reported before the program is
- * started when it is an input error). */
+ * input; PO_ETIMEOUT; PO_EENVELOPE (see above); or a render error
+ * (reported before the program is started when it is an input error). */
 PO_EXTERN int po_program_send(po_program *program, po_letter *letter);
 
 /* po_program_exit_status - the exit status of the last run (0..255), or

@@ -44,6 +44,43 @@
   (:documentation "Superclass of every condition signalled by the smtp
 system."))
 
+(defun unsafe-char-p (char)
+  "True if CHAR, printed to a terminal, could act on it or change how the
+text around it shows: a control character other than tab and newline
+\(C0, DEL and C1: CSI is U+009B), a bidirectional control, a line or
+paragraph separator."
+  (let ((code (char-code char)))
+    (or (and (< code 32) (/= code 9) (/= code 10))
+        (<= 127 code 159)
+        (= code #x61c) (= code #x200e) (= code #x200f)
+        (<= #x2028 code #x202e)
+        (<= #x2066 code #x2069))))
+
+(defun printable-text (string)
+  "STRING with every character UNSAFE-CHAR-P finds written as \\xHH (up
+to U+00FF) or \\u{HHHH}, so that text a server or a program sent can be
+printed: an escape sequence in a reply must not reach the terminal of a
+REPL or a log viewer.  Returns STRING itself when it needs nothing."
+  (if (notany #'unsafe-char-p string)
+      string
+      (with-output-to-string (out)
+        (loop for char across string
+              do (if (unsafe-char-p char)
+                     (if (< (char-code char) 256)
+                         (format out "\\x~2,'0X" (char-code char))
+                         (format out "\\u{~4,'0X}" (char-code char)))
+                     (write-char char out))))))
+
+(defun report-message (condition stream)
+  "Prints the format control and arguments of CONDITION to STREAM through
+PRINTABLE-TEXT: the text of a server or a program is in it, shown
+safely, while the readers keep it as it came."
+  (write-string (printable-text
+                 (format nil "~?"
+                         (simple-condition-format-control condition)
+                         (simple-condition-format-arguments condition)))
+                stream))
+
 (define-condition smtp-error (smtp-condition simple-error)
   ((status :initarg :status
            :initform nil
@@ -67,9 +104,7 @@ system."))
                     :initform nil
                     :reader smtp-error-outcome-unknown))
   (:report (lambda (condition stream)
-             (format stream "~?"
-                     (simple-condition-format-control condition)
-                     (simple-condition-format-arguments condition))
+             (report-message condition stream)
              (report-hints condition stream)))
   (:documentation "All errors signalled by the smtp system are of this
 type.  It is a SIMPLE-ERROR, like the errors Allegro CL signals, whose
@@ -239,6 +274,7 @@ server could not be run at all (not found, not executable)."))
 
 (define-condition smtp-warning (smtp-condition simple-warning)
   ()
+  (:report report-message)
   (:documentation "Superclass of the warnings signalled by the smtp
 system.  They do not stop a send."))
 

@@ -187,6 +187,14 @@ octets.  A NULL pointer becomes NIL."))
   (part :pointer) (name c-string) (value c-string))
 (cffi:defcfun ("po_part_set_boundary" %po-part-set-boundary) :int
   (part :pointer) (boundary c-string))
+(cffi:defcfun ("po_part_set_generated_boundary"
+               %po-part-set-generated-boundary) :int
+  (part :pointer) (boundary c-string))
+(cffi:defcfun ("po_boundary_new" %po-boundary-new) :int
+  (out :pointer) (size :size))
+
+(defconstant +boundary-size+ 44 "PO_BOUNDARY_SIZE")
+(defconstant +max-depth+ 100 "PO_MAX_DEPTH")
 (cffi:defcfun ("po_part_boundary" %po-part-boundary) borrowed-string
   (part :pointer))
 (cffi:defcfun ("po_mime_type_for_name" %po-mime-type-for-name)
@@ -352,6 +360,7 @@ octets.  A NULL pointer becomes NIL."))
 (cffi:defcfun ("po_program_free" %po-program-free) :void (program :pointer))
 (cffi:defcfun ("po_program_set_timeout" %po-program-set-timeout) :int
   (program :pointer) (ms :long))
+(cffi:defcfun ("po_program_kill" %po-program-kill) :int (program :pointer))
 (cffi:defcfun ("po_program_send" %po-program-send) :int
   (program :pointer) (letter :pointer))
 (cffi:defcfun ("po_program_exit_status" %po-program-exit-status) :int
@@ -582,11 +591,12 @@ CODE (an integer or NIL), in CONTEXT (:SMTP, :PROGRAM or NIL)."
                  (t (floor code 100)))))
     (case name
       ((:eaddress :eheader :etoolong :eutf8 :efilename :econtenttype
-        :eencoding :eboundary :enobody :enosender :enorcpt :einval)
+        :eencoding :eboundary :enobody :enosender :enorcpt :einval
+        :edepth :eenvelope)
        'smtp-argument-error)
       ((:enoent :eacces :eisdir)
        'smtp-file-error)
-      ((:eio :ereader :eline)
+      ((:eio :ereader :eline :ebadoctet :echanged)
        'smtp-input-error)
       ((:edns :econnect :econnlost :eprotocol :etransport)
        'smtp-connection-error)

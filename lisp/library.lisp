@@ -199,11 +199,9 @@ build/libpostoffice.so, or its copy in the ASDF output cache, or the
 installed library) if it is still there, else \"libpostoffice.so.0\" or
 \"libpostoffice.so\" where the dynamic linker looks.  Call it at the
 start of an image saved with this system loaded, or after changing
-*LIBPOSTOFFICE-PATH*, while no letter is being sent.  Also seeds the
-random state of MIME boundaries again.  Signals an error if the library
-cannot be loaded or is of an incompatible version.  Returns the loaded
-version as a string such as \"0.1.0\"."
-  (setf *boundary-random-state* (make-random-state t)
-        ;; handles of the image that was saved mean nothing now
-        *handle-pool* '())
+*LIBPOSTOFFICE-PATH*, while no letter is being sent.  Signals an error
+if the library cannot be loaded or is of an incompatible version.
+Returns the loaded version as a string such as \"0.1.0\"."
+  ;; handles of the image that was saved mean nothing now
+  (setf *handle-pool* '())
   (load-libpostoffice))

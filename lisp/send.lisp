@@ -401,7 +401,9 @@ contains a NUL character." arg))
       (cffi:foreign-free vector))))
 
 (defun deliver-program (server letter scope)
-  "Pipes LETTER to a run of SERVER's program.  Returns the Message-ID."
+  "Pipes LETTER to a run of SERVER's program, bounded by the
+designator's :TIMEOUT, else *SMTP-TIMEOUT*, else the library's default
+\(600 seconds).  Returns the Message-ID."
   (let ((program (check-pointer
                   (if (server-argv server)
                       (call-with-argv (server-argv server)
@@ -409,8 +411,15 @@ contains a NUL character." arg))
                       (%po-program-new-shell (server-command server)))
                   "a program handle")))
     (unwind-protect
-         (check-status (with-foreign-call (%po-program-send program letter))
-                       :program program :scope scope)
+         (let ((ms (timeout-ms (server-total-ms server))))
+           (when (plusp ms)
+             (%po-program-set-timeout program ms))
+           (check-status (with-foreign-call (%po-program-send program letter))
+                         :program program :scope scope))
+      ;; Left by a non-local exit through the C frames (an interrupt, a
+      ;; THROW out of a stream), the program would wait on its stdin and
+      ;; then see its end: kill it first, as C does on its own errors.
+      (%po-program-kill program)
       (%po-program-free program))
     (values (%po-letter-message-id letter) nil)))
 
@@ -517,9 +526,15 @@ non-multipart/mixed messages (the message is ~a/~a)."
          message)
         (t
          (let ((part (cond ((stringp message)
-                            (make-mime-part :text message
-                                            :content-type content-type
-                                            :encoding encoding))
+                            ;; the caller's Content-Transfer-Encoding is
+                            ;; the one applied, or refused when the text
+                            ;; does not fit it: given to C as a header
+                            (make-mime-part
+                             :text message
+                             :content-type content-type
+                             :headers (and encoding
+                                           (list (cons "Content-Transfer-Encoding"
+                                                       encoding)))))
                            ((streamp message)
                             (input-stream-or-lose message)
                             (if (character-stream-p message)
@@ -622,14 +637,16 @@ refusals, and the security the insecure restarts gave up (INSECURE)."
 (defun replayable-p (thing &optional ancestors)
   "True if a letter made of THING (a message, an attachment, a MIME
 part, or a list of them) can be built and sent again: no stream is read
-for it."
+for it.  A tree deeper than the library takes (which BUILD-C-PART
+refuses) is not followed down: the recursion stays shallow."
   (typecase thing
     (stream nil)
-    (cons (and (replayable-p (car thing) ancestors)
-               (replayable-p (cdr thing) ancestors)))
+    (cons (every (lambda (item) (replayable-p item ancestors))
+                 (if (null (cdr (last thing))) thing (list thing))))
     (mime-part-constructed
      (or (member thing ancestors)
          (and (not (eq (source-type thing) :stream))
+              (< (length ancestors) +max-depth+)
               (replayable-p (mime-part-parts thing)
                             (cons thing ancestors)))))
     (t t)))
@@ -800,7 +817,13 @@ and ours (:starttls :try, :verify nil, :timeout, :connect-timeout,
 fails unless the server offers STARTTLS.  MAIL-SERVER may also be
 \(:program . \"command args\") (run by /bin/sh) or (:program \"program\"
 \"arg\" ...) (run directly), which gets the letter on its standard input
-\(with a Bcc: header when there are Bcc recipients), or a connection
+\(with a Bcc: header when there are Bcc recipients); its whole run is
+bounded by :timeout seconds after the strings, as in (:program
+\"/usr/sbin/sendmail\" \"-t\" \"-i\" :timeout 30), or (:program :command
+\"command args\" :timeout 30) for the shell, else by *SMTP-TIMEOUT*,
+else by 600 seconds; a program that does not finish in time, or whose
+letter could not be rendered to the end, is killed (SIGKILL) before it
+can read the end of its input.  MAIL-SERVER may also be a connection
 from WITH-SMTP-CONNECTION, or (:file . \"directory/\"), which writes the
 letter into that directory (created if missing) as NAME.eml (its exact
 octets) and NAME.envelope (a MAIL FROM line and one RCPT TO line per
@@ -828,8 +851,13 @@ end the header block early).  A line for a field the letter has (From,
 To, Cc, Subject, Reply-To, Date, Message-ID) replaces it, the envelope
 staying as given; with a string or stream MESSAGE, Content-Type and
 Content-Transfer-Encoding lines are those of its part (Allegro's way to
-send HTML); a Bcc line, and other Content-* lines, are errors.  A Date
-and a Message-ID are added unless supplied.
+send HTML; a Content-Transfer-Encoding the string does not fit, such as
+7bit for non-ASCII text, is an error, not silently another encoding); a
+Bcc line, and other Content-* lines, are errors.  With a (:PROGRAM ...)
+MAIL-SERVER the To, Cc and Resent-* lines are the envelope (sendmail -t
+reads them): one naming an address that is not a recipient, or leaving a
+recipient out, is an SMTP-ARGUMENT-ERROR.  A Date and a Message-ID are
+added unless supplied.
 
 MESSAGE is a string (a text/plain part in UTF-8), a character stream
 \(text read to its end, neither closed nor rewound), a binary stream (an

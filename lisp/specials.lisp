@@ -52,10 +52,12 @@ accepted.")
 (defvar *smtp-timeout* nil
   "The default timeout in seconds (a positive real) for connecting to
 an SMTP server and for each of its replies, used when the server
-designator gives no :TIMEOUT, :CONNECT-TIMEOUT or :REPLY-TIMEOUT.  NIL,
-the default, means the library's own defaults: 30 seconds to connect
-\(TCP and TLS handshake), 120 seconds for each reply, 600 seconds for a
-whole letter.  The designator's :TOTAL-TIMEOUT bounds a whole letter.")
+designator gives no :TIMEOUT, :CONNECT-TIMEOUT or :REPLY-TIMEOUT, and
+for the whole run of a (:PROGRAM ...) mail server without a :TIMEOUT of
+its own.  NIL, the default, means the library's own defaults: 30
+seconds to connect \(TCP and TLS handshake), 120 seconds for each
+reply, 600 seconds for a whole letter or a program's run.  The
+designator's :TOTAL-TIMEOUT bounds a whole letter.")
 
 (defvar *libpostoffice-path*
   (let ((env (uiop:getenv "LIBPOSTOFFICE")))
@@ -74,11 +76,6 @@ linker looks.")
 (defconstant +chunk-size+ 65536
   "The size in octets of the buffers used to move data between Lisp
 streams and the C library.")
-
-(defvar *boundary-random-state* (make-random-state t)
-  "The random state MIME boundaries are drawn from, seeded from the
-operating system (never the fixed state Lisp starts with, so that two
-processes make different boundaries).  RELOAD seeds it again.")
 
 (defvar *handle-pool* '()
   "Idle C SMTP handles kept for one-shot sends (SEND-LETTER with a server

@@ -447,7 +447,10 @@ POINTER.  Returns the number of octets copied, 0 at the end."
   "Prints LINE, which came in DIRECTION (#\\C for a command we sent, #\\S
 for a server reply line, #\\I for a remark), to TRACER's stream in
 Allegro's style."
-  (let ((stream (tracer-stream tracer)))
+  (let ((stream (tracer-stream tracer))
+        ;; what a server says must not drive the terminal (nor, in our
+        ;; own lines, an address or a name of the caller's)
+        (line (printable-text line)))
     (when stream
       (case direction
         (#\C (format stream "to smtp command: ~s~%" line))
@@ -576,7 +579,8 @@ minimum, design §4.2.)")
 (defun masked-designator (designator)
   "A copy of DESIGNATOR fit for an error message: the values of secret
 keys are replaced."
-  (if (and (consp designator) (consp (cdr designator)))
+  (if (and (consp designator) (consp (cdr designator))
+           (not (eq (car designator) :program)))
       (cons (car designator)
             (loop for (key value) on (cdr designator) by #'cddr
                   collect key
@@ -791,18 +795,50 @@ or :OPTIONAL, not ~s." verify))
         server))))
 
 (defun parse-program (designator)
-  "Normalises (:PROGRAM . \"command\") and (:PROGRAM \"prog\" \"arg\"
-...)."
-  (let ((rest (cdr designator)))
-    (cond ((and (stringp rest) (plusp (length rest)))
-           (make-server :kind :program :command rest :host nil))
-          ((and (consp rest)
-                (null (cdr (last rest)))
-                (every #'stringp rest)
-                (plusp (length (first rest))))
-           (make-server :kind :program :argv (copy-list rest) :host nil))
-          (t (server-error designator "(:program . \"command args\") or ~
-\(:program \"program\" \"arg\" ...) with strings only.")))))
+  "Normalises (:PROGRAM . \"command\"), (:PROGRAM \"prog\" \"arg\" ...
+[:TIMEOUT seconds]) and (:PROGRAM :COMMAND \"command\" [:TIMEOUT
+seconds]).  The program and its arguments are strings, so the options
+after them, keywords, can never be taken for an argument.  :TIMEOUT
+bounds the program's whole run (kept as the server's total timeout)."
+  (let ((rest (cdr designator))
+        (server (make-server :kind :program :host nil)))
+    (flet ((bad ()
+             (server-error designator "(:program . \"command args\"), ~
+\(:program \"program\" \"arg\" ... [:timeout seconds]) or (:program ~
+:command \"command args\" [:timeout seconds])."))
+           (non-empty-string-p (x)
+             (and (stringp x) (plusp (length x)))))
+      (cond ((non-empty-string-p rest)
+             (setf (server-command server) rest))
+            ((and (consp rest) (null (cdr (last rest))))
+             (let* ((argv (loop for x in rest while (stringp x) collect x))
+                    (plist (nthcdr (length argv) rest))
+                    (seen '()))
+               (unless (evenp (length plist))
+                 (bad))
+               (loop for (key value) on plist by #'cddr
+                     do (when (member key seen)
+                          (server-error designator "~s given twice." key))
+                        (push key seen)
+                        (case key
+                          (:timeout
+                           (setf (server-total-ms server)
+                                 (seconds-to-ms value :timeout designator)))
+                          (:command
+                           (unless (non-empty-string-p value)
+                             (bad))
+                           (setf (server-command server) value))
+                          (t (server-error designator "unknown option ~s; ~
+a program takes :timeout (and :command, without the program and its ~
+arguments)." key))))
+               (cond ((and argv (server-command server)) (bad))
+                     (argv
+                      (unless (non-empty-string-p (first argv))
+                        (bad))
+                      (setf (server-argv server) argv))
+                     ((null (server-command server)) (bad)))))
+            (t (bad)))
+      server)))
 
 (defun parse-server (designator)
   "Normalises the mail server DESIGNATOR of SEND-LETTER and friends into
