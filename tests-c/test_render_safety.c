@@ -513,8 +513,9 @@ static void test_own_content_type_leaf(void **state)
 	l = letter_with(t);
 	e = parsed(l, &msg);
 	assert_int_equal(count(msg, "Content-Type:"), 1);
-	assert_non_null(strstr(msg, "Content-Type: text/html; "
-				    "charset=\"utf-8\"; format=\"flowed\"\r\n"));
+	assert_non_null(strstr(msg, "Content-Type: text/html;\r\n"
+				    "    charset=\"utf-8\";\r\n"
+				    "    format=\"flowed\"\r\n"));
 	assert_string_equal(e->type, "text/html");
 	tc_entity_free(e);
 	free(msg);
