@@ -158,7 +158,8 @@ refused when the content does not fit it."
     (let ((text (hard-text (second (captured-letters box)))))
       (is (= 1 (hard-count "Content-Type:" text)))
       (is (= 1 (hard-count "Content-Transfer-Encoding:" text)))
-      (is (search "Content-Type: text/html; charset=\"utf-8\"" text))
+      (is (search (format nil "Content-Type: text/html;~%    charset=\"utf-8\"")
+                  text))
       (is (search "Content-Transfer-Encoding: quoted-printable" text)))
     (signals smtp-error
       (send-letter *hard-nowhere* *hard-from* "to@example.net"
@@ -234,9 +235,9 @@ refused before the program runs; one that agrees is fine."
                    (make-mime-part :text "x"
                                    :headers '(("Cc" . "mallory@evil.example")))))
     (is (null (probe-file marker)))
-    (is (eq t (send-letter program *hard-from*
-                           "bob@example.net" "x"
-                           :headers '("To: Bob <bob@example.net>"))))
+    (is (stringp (send-letter program *hard-from*
+                              "bob@example.net" "x"
+                              :headers '("To: Bob <bob@example.net>"))))
     (is (probe-file marker))))
 
 (test hardening-program-descriptors
