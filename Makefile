@@ -7,14 +7,22 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 PKG_CONFIG ?= pkg-config
 
-DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl libidn2 2>/dev/null)
-DEP_LIBS := $(shell $(PKG_CONFIG) --libs libcurl libidn2 2>/dev/null)
+# The pkg-config modules the library is built with.  lisp/build.lisp reads
+# this line to tell a Lisp user which development package is missing.
+DEP_PKGS := libcurl libidn2
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null)
 
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
 	-fPIC -fvisibility=hidden $(DEP_CFLAGS)
 
 LIB_SRC := $(filter-out c/cli.c,$(wildcard c/*.c))
-LIB_OBJ := $(LIB_SRC:c/%.c=build/obj/%.o)
+# Where the library's objects and libpostoffice.so are built: build/, or,
+# when ASDF builds the library for a read-only checkout, a directory in the
+# user's ASDF output cache (lisp/build.lisp runs `make LIB_BUILD=dir
+# dir/libpostoffice.so`).
+LIB_BUILD ?= build
+LIB_OBJ := $(LIB_SRC:c/%.c=$(LIB_BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests-c/test_*.c)
 TEST_BIN := $(TEST_SRC:tests-c/%.c=build/tests/%)
 # Shared test support (fixture servers...) linked into every test.
@@ -24,7 +32,16 @@ FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -g -O1
 
-VERSION := $(shell sed -n 's/^\#define PO_VERSION "\(.*\)"/\1/p' c/postoffice.h)
+# The version, in one place: the file VERSION.  smtp.asd reads it too, and
+# c/postoffice.h must say the same (PO_VERSION_MAJOR, _MINOR, _PATCH):
+# nothing builds until it does.
+VERSION := $(shell cat VERSION)
+HEADER_VERSION := $(shell sed -n \
+	's/^\#define PO_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9][0-9]*\)$$/\2/p' \
+	c/postoffice.h | paste -sd. -)
+ifneq ($(VERSION),$(HEADER_VERSION))
+$(error VERSION says $(VERSION) but c/postoffice.h says $(HEADER_VERSION): set PO_VERSION_MAJOR, PO_VERSION_MINOR and PO_VERSION_PATCH to match)
+endif
 SO_NAME := libpostoffice.so.0
 
 # Installation directories (make install PREFIX=... DESTDIR=...).
@@ -38,7 +55,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 # and /usr/share), so under /usr/local the system is found with no setup.
 LISPDIR ?= $(PREFIX)/share/common-lisp/source/smtp
 LISP_SRC := $(wildcard lisp/*.lisp)
-DOC_FILES := README.md $(wildcard docs/*.md)
+DOC_FILES := README.md LICENSE $(wildcard docs/*.md)
 
 .PHONY: all deps deps-extra demo fuzz load-test test asan-test valgrind-test install \
 	uninstall check-c check-lisp check-sbcl check-ecl clean
@@ -51,17 +68,17 @@ deps:
 deps-extra:
 	@PO_DEPS_EXTRA=1 scripts/deps.sh
 
-build/obj/%.o: c/%.c $(wildcard c/*.h) | build/obj
+$(LIB_BUILD)/obj/%.o: c/%.c $(wildcard c/*.h) | $(LIB_BUILD)/obj
 	$(CC) $(CFLAGS) -Ic -c $< -o $@
 
-build/obj build/tests:
+$(LIB_BUILD)/obj build/tests:
 	mkdir -p $@
 
 build/libpostoffice.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-build/libpostoffice.so: $(LIB_OBJ)
+$(LIB_BUILD)/libpostoffice.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,$(SO_NAME) -Wl,--no-undefined \
 		$(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
@@ -139,6 +156,12 @@ asan-test: deps $(ASAN_TEST_BIN) build/libpostoffice.so
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		tests-c/run.sh $(ASAN_TEST_BIN)
 
+# The README's screenshot of a preview page: the browser test's realistic
+# letter (tests-c/test_browser.c), in headless Chromium.
+.PHONY: screenshot
+screenshot: deps build/tests/test_browser
+	PO_PREVIEW_SCREENSHOT=docs/preview.png build/tests/test_browser
+
 # The C suite under valgrind's memcheck.
 valgrind-test: deps-extra all $(TEST_BIN)
 	@tests-c/run.sh --valgrind $(TEST_BIN)
@@ -165,7 +188,7 @@ install: all
 	install -m 755 build/postoffice $(DESTDIR)$(BINDIR)/
 	install -m 644 docs/postoffice.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
-	install -m 644 smtp.asd $(DESTDIR)$(LISPDIR)/
+	install -m 644 smtp.asd VERSION README.md $(DESTDIR)$(LISPDIR)/
 	install -m 644 $(LISP_SRC) $(DESTDIR)$(LISPDIR)/lisp/
 	ln -sf $(LISP_LINK_TARGET) $(DESTDIR)$(LISPDIR)/build/$(SO_NAME)
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
@@ -181,7 +204,8 @@ uninstall:
 		$(DESTDIR)$(BINDIR)/postoffice \
 		$(DESTDIR)$(MANDIR)/man1/postoffice.1 \
 		$(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES))) \
-		$(DESTDIR)$(LISPDIR)/smtp.asd \
+		$(DESTDIR)$(LISPDIR)/smtp.asd $(DESTDIR)$(LISPDIR)/VERSION \
+		$(DESTDIR)$(LISPDIR)/README.md \
 		$(addprefix $(DESTDIR)$(LISPDIR)/lisp/,$(notdir $(LISP_SRC))) \
 		$(DESTDIR)$(LISPDIR)/build/$(SO_NAME)
 	-rmdir $(DESTDIR)$(LISPDIR)/lisp $(DESTDIR)$(LISPDIR)/build \

@@ -3,13 +3,24 @@
 ;;; smtp.asd - the Lisp side of libpostoffice: Allegro CL's send-letter
 ;;; API (package NET.POST-OFFICE) on SBCL, ECL and CCL, through CFFI.
 ;;;
-;;; The C library build/libpostoffice.so must be built first (`make` in
-;;; the checkout); see lisp/library.lisp for how it is found.
+;;; (asdf:load-system "smtp") builds the C library libpostoffice with
+;;; `make` when it is missing or older than its sources (the component
+;;; :POSTOFFICE-C-LIBRARY, defined in lisp/build.lisp), then loads it;
+;;; see lisp/library.lisp for which file is loaded.  The version is the
+;;; one in the file VERSION, which the Makefile and c/postoffice.h share.
+
+(load (merge-pathnames "lisp/build.lisp" (or *load-truename* *load-pathname*)))
 
 (asdf:defsystem "smtp"
   :description "Allegro CL's net.post-office mail API (send-letter,
 send-smtp, make-mime-part ...) over libpostoffice and libcurl."
-  :version "0.1.0"
+  :long-description
+  #.(let ((readme (merge-pathnames "README.md"
+                                   (or *load-truename* *load-pathname*))))
+      (and (probe-file readme) (uiop:read-file-string readme)))
+  :author "The libpostoffice developers"
+  :maintainer "The libpostoffice developers"
+  :version (:read-file-line "VERSION")
   :license "LLGPL"
   :depends-on ("cffi" "trivial-gray-streams")
   :serial t
@@ -19,16 +30,19 @@ send-smtp, make-mime-part ...) over libpostoffice and libcurl."
                              (:file "specials")
                              (:file "conditions")
                              (:file "library")
+                             ;; builds and loads the C library
+                             (:postoffice-c-library "libpostoffice")
                              (:file "ffi")
                              (:file "util")
                              (:file "mime")
                              (:file "capture")
-                             (:file "send"))))
+                             (:file "send")
+                             (:file "preview"))))
   :in-order-to ((test-op (test-op "smtp/tests"))))
 
 (asdf:defsystem "smtp/tests"
   :description "FiveAM tests of the smtp system, against the fixture SMTP
-servers in fixtures/."
+servers in fixtures/, which they start themselves."
   :depends-on ("smtp" "fiveam")
   :serial t
   :components ((:module "tests-lisp"
@@ -39,10 +53,15 @@ servers in fixtures/."
                              (:file "mime")
                              (:file "smtp")
                              (:file "capture")
+                             (:file "preview")
+                             (:file "fidelity")
                              (:file "examples")
                              (:file "faults")
+                             (:file "hardening")
                              (:file "secrets")
-                             (:file "load"))))
+                             (:file "load")
+                             (:file "build"))))
   :perform (test-op (o c)
-             (unless (uiop:symbol-call :fiveam '#:run! :smtp)
+             (unless (uiop:symbol-call :net.post-office.tests
+                                       '#:test-op-run)
                (error "The smtp test suite failed."))))

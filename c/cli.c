@@ -2,25 +2,35 @@
  *
  * Built on the public API only (postoffice.h).  The flags mirror Lisp's
  * send-letter arguments; see usage() or the manual in docs/.
+ *
+ * The body is streamed through the library (po_part_new_text_file,
+ * po_part_new_text_reader), which checks it as UTF-8: it is never held
+ * whole in memory.  Whatever a server or a program said is printed
+ * through put_safe: no control character or escape sequence of theirs
+ * reaches the terminal.
  */
 #include <errno.h>
-#include <locale.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include <wchar.h>
 
 #include "postoffice.h"
 
 #define PROG "postoffice"
+#define STDIN_BODY_MAX (64L * 1024 * 1024) /* octets of a body on stdin */
+#define PASSWORD_MAX 4096                  /* octets of a password file */
+#define PREVIEW_STDIN_MAX ((size_t)256 << 20) /* a letter to preview */
 
 static const char usage_text[] =
 	"usage: " PROG " render [LETTER OPTIONS]\n"
 	"       " PROG " send (--server HOST[:PORT] | --program CMD)"
 	" [OPTIONS] [LETTER OPTIONS]\n"
+	"       " PROG " preview FILE.eml|- [--out DIR] [--envelope FILE]"
+	" [--open]\n"
 	"       " PROG " --help | --version\n"
 	"\n"
 	"render writes the letter as it goes on the wire (CRLF line endings,\n"
@@ -30,16 +40,18 @@ static const char usage_text[] =
 	"exit status 1 (2 for a usage error).\n"
 	"\n"
 	"Letter options:\n"
-	"  --from ADDR          sender (\"a@b\" or \"Name <a@b>\"); required\n"
-	"  --to ADDR            recipient (repeatable)\n"
+	"  --from ADDR          sender (\"a@b\", \"Name <a@b>\" or a local user\n"
+	"                       \"root\"); required\n"
+	"  --to ADDR            recipient, or a list \"a@b, Name <c@d>\"\n"
+	"                       (repeatable)\n"
 	"  --cc ADDR            copy recipient (repeatable)\n"
 	"  --bcc ADDR           blind copy: envelope only (repeatable)\n"
 	"  --subject TEXT       subject (UTF-8; encoded as needed)\n"
 	"  --reply-to ADDR      Reply-To address (repeatable)\n"
 	"  --header 'N: V'      extra header line (repeatable)\n"
 	"  --attach PATH        attach a file (repeatable)\n"
-	"  --body-file PATH     the body text (UTF-8); default: standard "
-	"input\n"
+	"  --body-file PATH     the body text (UTF-8), a regular file;\n"
+	"                       default: standard input (at most 64 MiB)\n"
 	"\n"
 	"Send options:\n"
 	"  --server HOST[:PORT] SMTP server; IPv6 as [::1]:2525; port 25 by\n"
@@ -57,7 +69,9 @@ static const char usage_text[] =
 	"  --auth MECHS         allowed AUTH mechanisms (e.g. PLAIN,LOGIN)\n"
 	"  --cafile FILE        trust the CA certificates in FILE\n"
 	"  --no-verify          do not verify the server certificate\n"
-	"  --timeout SECONDS    connect and reply timeout (default 30/120)\n"
+	"  --timeout SECONDS    connect and reply timeout (default 30/120);\n"
+	"                       with --program, the program's whole run\n"
+	"                       (default 600)\n"
 	"  --partial            deliver to accepted recipients even if some\n"
 	"                       are refused\n"
 	"  --trace              print the SMTP dialogue on standard error\n"
@@ -67,7 +81,14 @@ static const char usage_text[] =
 	"  --dsn-ret full|hdrs  what a failure report returns of the letter\n"
 	"  --dsn-envid ID       an identifier the reports quote\n"
 	"  --require-tls        REQUIRETLS (RFC 8689): verified TLS on every\n"
-	"                       hop, or the letter comes back\n";
+	"                       hop, or the letter comes back\n"
+	"\n"
+	"preview writes an HTML page of the letter in FILE.eml (- for\n"
+	"standard input) and its parts into a new private directory under\n"
+	"DIR (default $TMPDIR or /tmp), and prints the page's file name.\n"
+	"The envelope is read from --envelope FILE, else from the\n"
+	"FILE.envelope beside FILE.eml if there is one.  --open shows the\n"
+	"page with $BROWSER or xdg-open.\n";
 
 struct list {
 	const char **v;
@@ -84,25 +105,116 @@ struct opts {
 	long timeout_s;
 };
 
+/* The length of the UTF-8 sequence at s (RFC 3629: no overlong forms,
+ * surrogates or code points over U+10FFFF), its code point in *cp; 0 if
+ * there is none. */
+static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	*cp = c & (0x7f >> len);
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = *cp << 6 | (s[i] & 0x3f);
+	}
+	return len;
+}
+
+/* Code points a terminal may act on or that reorder what is shown: C1
+ * controls (U+009B is CSI), bidirectional controls, line separators. */
+static int unsafe_cp(unsigned long cp)
+{
+	return cp <= 0x9f || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x2028 && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Write s[0..n), text that came from a server, a program or a user, so
+ * that nothing in it drives the terminal: control characters (C0 but
+ * TAB, DEL, C1), bidirectional controls and line separators are written
+ * as \xHH or \u{HHHH}, and so are octets that are not UTF-8.  A line
+ * break (LF or CRLF) is written as lf. */
+static void put_safe(FILE *f, const char *text, size_t n, const char *lf)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = 0, len;
+	unsigned long cp;
+
+	while (i < n) {
+		unsigned char c = s[i];
+
+		if (c == '\r' && i + 1 < n && s[i + 1] == '\n')
+			c = s[++i];
+		if (c == '\n') {
+			fputs(lf, f);
+			i++;
+		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			fprintf(f, "\\x%02X", c);
+			i++;
+		} else if (c < 0x80) {
+			fputc(c, f);
+			i++;
+		} else if ((len = utf8_seq(s + i, n - i, &cp)) == 0) {
+			fprintf(f, "\\x%02X", c);
+			i++;
+		} else {
+			if (unsafe_cp(cp))
+				fprintf(f, "\\u{%04lX}", cp);
+			else
+				fwrite(s + i, 1, len, f);
+			i += len;
+		}
+	}
+}
+
+static void put_safe_str(FILE *f, const char *s, const char *lf)
+{
+	put_safe(f, s, strlen(s), lf);
+}
+
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+/* One line on stderr, made safe (it may quote a server or a program). */
 static void die(const char *fmt, ...)
 {
+	char msg[2048];
 	va_list ap;
 
-	fputs(PROG ": ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	fputs(PROG ": ", stderr);
+	put_safe_str(stderr, msg, " / ");
 	fputc('\n', stderr);
 	exit(1);
 }
 
 static void usage_error(const char *what, const char *arg)
 {
-	fprintf(stderr, PROG ": %s%s%s\n", what, arg ? ": " : "",
-		arg ? arg : "");
-	fprintf(stderr, "Try '" PROG " --help'.\n");
+	fprintf(stderr, PROG ": %s%s", what, arg ? ": " : "");
+	if (arg)
+		put_safe_str(stderr, arg, " / ");
+	fprintf(stderr, "\nTry '" PROG " --help'.\n");
 	exit(2);
 }
 
@@ -287,56 +399,50 @@ static unsigned dsn_notify(const char *v)
 	return bits;
 }
 
-/* Read a whole file (or standard input) into memory. */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = path ? fopen(path, "rb") : stdin;
-	char *buf = NULL;
-	size_t cap = 0, n = 0, got;
+/* The body read from standard input, as the library pulls it. */
+struct stdin_body {
+	long total;
+	int too_big, error;
+};
 
-	if (!f)
-		die("%s: %s", path, strerror(errno));
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 65536;
-			buf = realloc(buf, cap + 1);
-			if (!buf)
-				die("out of memory");
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0)
-			break;
+static struct stdin_body stdin_body;
+
+static int read_stdin(void *userdata, void *buf, size_t len, size_t *n_out)
+{
+	struct stdin_body *b = userdata;
+	ssize_t got;
+
+	do
+		got = read(0, buf, len);
+	while (got < 0 && errno == EINTR);
+	if (got < 0) {
+		b->error = errno;
+		return -1;
 	}
-	if (ferror(f))
-		die("%s: read error", path ? path : "standard input");
-	if (path)
-		fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
+	b->total += got;
+	if (b->total > STDIN_BODY_MAX) {
+		b->too_big = 1;
+		return -1;
+	}
+	*n_out = (size_t)got;
+	return 0;
 }
 
-/* The body must be UTF-8: it is sent as charset utf-8.  Returns the
- * 1-based line of the first bad sequence, or 0. */
-static size_t bad_utf8_line(const char *s, size_t n)
+/* A render failure: say it in the user's terms when it is the body's. */
+static void die_render(const char *msg, int status, const struct opts *o)
 {
-	mbstate_t st;
-	size_t i = 0, line = 1;
-
-	memset(&st, 0, sizeof st);
-	while (i < n) {
-		size_t k = mbrtowc(NULL, s + i, n - i, &st);
-
-		if (k == (size_t)-1 || k == (size_t)-2)
-			return line;
-		if (k == 0)
-			k = 1; /* a NUL octet */
-		if (s[i] == '\n')
-			line++;
-		i += k;
-	}
-	return 0;
+	if (!o->body_file && stdin_body.too_big)
+		die("standard input: the body is longer than %ld MiB, the "
+		    "limit for a body read from standard input (use "
+		    "--body-file)",
+		    STDIN_BODY_MAX >> 20);
+	if (!o->body_file && stdin_body.error)
+		die("standard input: %s", strerror(stdin_body.error));
+	if (status == PO_EUTF8 && strstr(msg, "(line "))
+		die("%s: not UTF-8 text %s",
+		    o->body_file ? o->body_file : "standard input",
+		    strstr(msg, "(line "));
+	die("%s", msg);
 }
 
 static void check(int status, const char *what)
@@ -349,8 +455,7 @@ static po_letter *build(const struct opts *o)
 {
 	po_letter *l = po_letter_new();
 	po_part *text, *body, **files;
-	char *data;
-	size_t i, len;
+	size_t i;
 
 	if (!l)
 		die("out of memory");
@@ -380,14 +485,19 @@ static po_letter *build(const struct opts *o)
 		die("out of memory");
 	for (i = 0; i < o->attach.n; i++)
 		check(po_part_new_file(o->attach.v[i], &files[i]), "--attach");
-	data = slurp(o->body_file, &len);
-	if ((i = bad_utf8_line(data, len)) != 0)
-		die("%s: not UTF-8 text (line %zu)",
-		    o->body_file ? o->body_file : "standard input", i);
-	text = po_part_new_text(data, len, "utf-8");
-	free(data);
-	if (!text)
-		die("out of memory");
+	/* the body: from a regular file, as --attach takes them, or streamed
+	 * from standard input; checked as UTF-8 by the library either way */
+	if (o->body_file) {
+		int rc = po_part_new_text_file(o->body_file, "utf-8", &text);
+
+		if (rc)
+			die("--body-file %s", po_last_error());
+	} else {
+		text = po_part_new_text_reader(read_stdin, &stdin_body,
+					       "utf-8");
+		if (!text)
+			die("out of memory");
+	}
 	if (o->attach.n) {
 		body = po_part_new_multipart("mixed");
 		if (!body)
@@ -402,18 +512,20 @@ static po_letter *build(const struct opts *o)
 	return l;
 }
 
-static int render(po_letter *l)
+static int render(const struct opts *o, po_letter *l)
 {
 	static char buf[256 * 1024];
 	po_reader *r;
 	size_t n;
 	int rc;
 
-	check(po_reader_new(l, 0, &r), "render");
+	rc = po_reader_new(l, 0, &r);
+	if (rc)
+		die_render(po_last_error(), rc, o);
 	for (;;) {
 		rc = po_reader_read(r, buf, sizeof buf, &n);
 		if (rc)
-			die("%s", po_last_error());
+			die_render(po_last_error(), rc, o);
 		if (n == 0)
 			break;
 		if (fwrite(buf, 1, n, stdout) != n)
@@ -428,10 +540,11 @@ static int render(po_letter *l)
 static void trace_cb(void *ud, int dir, const char *line, size_t len)
 {
 	(void)ud;
-	fprintf(stderr, "%c: %.*s\n", dir == PO_TRACE_CLIENT   ? 'C'
-				      : dir == PO_TRACE_SERVER ? 'S'
-							       : '*',
-		(int)len, line);
+	fprintf(stderr, "%c: ", dir == PO_TRACE_CLIENT   ? 'C'
+				: dir == PO_TRACE_SERVER ? 'S'
+							 : '*');
+	put_safe(stderr, line, len, " / ");
+	fputc('\n', stderr);
 }
 
 static char *read_password(const char *file)
@@ -449,7 +562,20 @@ static char *read_password(const char *file)
 			die("out of memory");
 		return pw;
 	}
-	pw = slurp(file, &len);
+	{
+		FILE *f = fopen(file, "rb");
+
+		if (!f)
+			die("%s: %s", file, strerror(errno));
+		pw = malloc(PASSWORD_MAX + 1);
+		if (!pw)
+			die("out of memory");
+		len = fread(pw, 1, PASSWORD_MAX, f);
+		if (ferror(f))
+			die("%s: read error", file);
+		fclose(f);
+		pw[len] = '\0';
+	}
 	pw[strcspn(pw, "\r\n")] = '\0';
 	return pw;
 }
@@ -488,27 +614,15 @@ static void split_server(const char *spec, char **host, unsigned *port)
 	*port = (unsigned)p;
 }
 
-/* A server reply on one line: the lines of a multi-line reply joined
- * with " / ", as in po_smtp_errmsg. */
-static void put_reply(const char *reply)
-{
-	for (; *reply; reply++) {
-		if (*reply == '\r')
-			continue;
-		if (*reply == '\n')
-			fputs(" / ", stderr);
-		else
-			fputc(*reply, stderr);
-	}
-}
-
-/* The refused recipients, one line each. */
+/* The refused recipients, one line each (the lines of a multi-line
+ * reply joined with " / ", as in po_smtp_errmsg). */
 static void put_refused(po_smtp *s)
 {
 	for (size_t i = 0; i < po_smtp_refused_count(s); i++) {
-		fprintf(stderr, PROG ": refused %s: ",
-			po_smtp_refused_address(s, i));
-		put_reply(po_smtp_refused_reply(s, i));
+		fputs(PROG ": refused ", stderr);
+		put_safe_str(stderr, po_smtp_refused_address(s, i), " / ");
+		fputs(": ", stderr);
+		put_safe_str(stderr, po_smtp_refused_reply(s, i), " / ");
 		fputc('\n', stderr);
 	}
 }
@@ -566,10 +680,16 @@ static int send_smtp(const struct opts *o, po_letter *l)
 		po_smtp_set_trace(s, trace_cb, NULL);
 
 	rc = po_smtp_send(s, l);
+	if (rc != PO_OK && ((!o->body_file &&
+			     (stdin_body.too_big || stdin_body.error)) ||
+			    rc == PO_EUTF8))
+		die_render(po_smtp_errmsg(s), rc, o);
 	if (rc != PO_OK) {
 		/* one line: the failure, and what to try where it is
 		 * something the caller can change */
-		fprintf(stderr, PROG ": %s%s\n", po_smtp_errmsg(s),
+		fputs(PROG ": ", stderr);
+		put_safe_str(stderr, po_smtp_errmsg(s), " / ");
+		fprintf(stderr, "%s\n",
 			rc == PO_ECERT && !o->cafile
 				? " (a private CA? name it with --cafile "
 				  "FILE, or turn checks off with --no-verify)"
@@ -592,9 +712,36 @@ static int send_smtp(const struct opts *o, po_letter *l)
 		fprintf(stderr,
 			PROG ": warning: the server offered no AUTH; the "
 			"letter was sent without logging in\n");
-	printf("%s\n", po_smtp_reply(s));
+	put_safe_str(stdout, po_smtp_reply(s), "\n");
+	putchar('\n');
 	po_smtp_free(s);
 	return 0;
+}
+
+/* The program of a send: a signal that ends us first kills it, while its
+ * stdin is still open, so that it never takes the half letter it has for
+ * a whole one (sendmail -t would queue it). */
+static po_program *running_program;
+
+static void on_fatal_signal(int sig)
+{
+	po_program_kill(running_program);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void kill_program_on_signals(po_program *p)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	struct sigaction sa;
+
+	running_program = p;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_fatal_signal;
+	sigfillset(&sa.sa_mask);
+	sa.sa_flags = SA_RESETHAND;
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaction(sigs[i], &sa, NULL);
 }
 
 static int send_program(const struct opts *o, po_letter *l)
@@ -606,13 +753,118 @@ static int send_program(const struct opts *o, po_letter *l)
 		die("out of memory");
 	if (o->timeout_s)
 		po_program_set_timeout(p, o->timeout_s * 1000);
+	kill_program_on_signals(p);
 	rc = po_program_send(p, l);
+	if (rc != PO_OK && ((!o->body_file &&
+			     (stdin_body.too_big || stdin_body.error)) ||
+			    rc == PO_EUTF8))
+		die_render(po_program_errmsg(p), rc, o);
 	if (rc != PO_OK) {
-		fprintf(stderr, PROG ": %s\n", po_program_errmsg(p));
+		fputs(PROG ": ", stderr);
+		put_safe_str(stderr, po_program_errmsg(p), " / ");
+		fputc('\n', stderr);
 		po_program_free(p);
 		return 1;
 	}
 	po_program_free(p);
+	return 0;
+}
+
+/* The whole of path (or standard input when path is NULL), at most max
+ * octets: the preview reads a letter and its envelope this way. */
+static char *slurp(const char *path, size_t *len, size_t max)
+{
+	FILE *f = path ? fopen(path, "rb") : stdin;
+	const char *name = path ? path : "standard input";
+	char *buf = NULL;
+	size_t cap = 0, n = 0, got;
+
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	for (;;) {
+		if (n == cap) {
+			if (cap > max)
+				die("%s: longer than %zu MiB", name, max >> 20);
+			cap = cap ? cap * 2 : 65536;
+			buf = realloc(buf, cap + 1);
+			if (!buf)
+				die("out of memory");
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f))
+		die("%s: read error", name);
+	if (n > max)
+		die("%s: longer than %zu MiB", name, max >> 20);
+	if (path)
+		fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* postoffice preview FILE.eml|- [--out DIR] [--envelope FILE] [--open] */
+static int preview(int argc, char **argv)
+{
+	const char *file = NULL, *out = NULL, *envelope = NULL;
+	po_preview *pv;
+	int i, open = 0, rc;
+
+	for (i = 2; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			exit(0);
+		}
+		if (!strcmp(a, "--out") || !strcmp(a, "--envelope")) {
+			if (i + 1 >= argc)
+				usage_error("missing value for", a);
+			once(!strcmp(a, "--out") ? &out : &envelope, a,
+			     argv[++i]);
+		} else if (!strcmp(a, "--open")) {
+			open = 1;
+		} else if (a[0] == '-' && a[1]) {
+			usage_error("unknown option", a);
+		} else {
+			once(&file, "FILE", a);
+		}
+	}
+	if (!file)
+		usage_error("preview needs a letter: FILE.eml, or - for "
+			    "standard input", NULL);
+	pv = po_preview_new();
+	if (!pv)
+		die("out of memory");
+	if (out)
+		check(po_preview_set_directory(pv, out), "--out");
+	if (envelope) {
+		size_t len;
+		char *text = slurp(envelope, &len, 1 << 20);
+
+		check(po_preview_read_envelope(pv, text, len), "--envelope");
+		free(text);
+	}
+	if (!strcmp(file, "-")) {
+		size_t len;
+		char *letter = slurp(NULL, &len, PREVIEW_STDIN_MAX);
+
+		rc = po_preview_write(pv, letter, len);
+		free(letter);
+	} else {
+		rc = po_preview_write_file(pv, file);
+	}
+	check(rc, "preview");
+	printf("%s\n", po_preview_path(pv));
+	if (fflush(stdout) != 0)
+		die("standard output: %s", strerror(errno));
+	if (open && po_preview_open(po_preview_path(pv)) != PO_OK)
+		fprintf(stderr, PROG ": the page is written, but %s\n",
+			po_last_error());
+	po_preview_free(pv);
 	return 0;
 }
 
@@ -622,13 +874,12 @@ int main(int argc, char **argv)
 	po_letter *l;
 	int rc;
 
-	/* only to read the body as UTF-8, whatever the user's locale */
-	if (!setlocale(LC_CTYPE, "C.UTF-8"))
-		die("the C.UTF-8 locale is missing");
+	if (argc >= 2 && !strcmp(argv[1], "preview"))
+		return preview(argc, argv);
 	parse(argc, argv, &o);
 	l = build(&o);
 	if (!o.send)
-		rc = render(l);
+		rc = render(&o, l);
 	else if (o.server)
 		rc = send_smtp(&o, l);
 	else

@@ -5,9 +5,12 @@
  * (CRLF, 998-octet lines).
  */
 #include "encode.h"
+#include "decode.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ======================================================================
  * base64
@@ -283,6 +286,7 @@ void po__qp_init(po__qp *st, int textmode)
 	st->pending_cr = 0;
 	st->held = 0;
 	st->nline = 0;
+	st->dashes = 0;
 }
 
 size_t po__qp_bound(size_t n)
@@ -326,7 +330,7 @@ static char *qp_token(po__qp *st, char *o, unsigned char c, unsigned len)
 			st->col = 3;
 			return qp_hex(o, c);
 		}
-		if (c == 'F') {
+		if (c == 'F' || (c == '-' && st->dashes)) {
 			st->line[0] = c;
 			st->nline = 1;
 			return o;
@@ -377,6 +381,18 @@ static char *qp_octet(po__qp *st, char *o, unsigned char c)
 {
 	unsigned char cls = qp_class(c);
 
+	if (st->nline && st->line[0] == '-') {
+		/* a held leading '-': a second one makes "--", which could
+		 * start a boundary delimiter */
+		st->nline = 0;
+		if (c == '-') {
+			o = qp_hex(o, '-');
+			st->col = 3;
+		} else {
+			*o++ = '-';
+			st->col = 1;
+		}
+	}
 	if (st->nline) {
 		if (c == (unsigned char)qp_from[st->nline]) {
 			st->line[st->nline++] = c;
@@ -437,7 +453,7 @@ static const unsigned char *qp_fast(po__qp *st, const unsigned char *in,
 		}
 		if (col + len > QP_TEXT_MAX)
 			break;
-		if (col == 0 && (c == '.' || c == 'F'))
+		if (col == 0 && (c == '.' || c == 'F' || c == '-'))
 			break;
 		/* Tested in this order, the branches are almost never
 		 * taken on text. */
@@ -669,6 +685,46 @@ void po__scan_bytes(const unsigned char *p, size_t n, po__scan *out)
 	}
 }
 
+int po__text_canonical(unsigned char **data, size_t *len)
+{
+	const unsigned char *in = *data;
+	unsigned char *out, *o;
+	size_t i, n = *len, bare = 0;
+
+	for (i = 0; i < n; i++)
+		if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
+			bare++;
+	if (bare == 0)
+		return 0;
+	out = malloc(n + bare + 1);
+	if (!out)
+		return -1;
+	for (i = 0, o = out; i < n; i++) {
+		if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
+			*o++ = '\r';
+		*o++ = in[i];
+	}
+	free(*data);
+	*data = out;
+	*len = n + bare;
+	return 0;
+}
+
+int po__charset_wide(const char *charset)
+{
+	static const char *const wide[] = {"utf-16", "utf16", "utf-32",
+					   "utf32", "ucs-2", "ucs2", "ucs-4",
+					   "ucs4", "iso-10646-ucs"};
+	size_t i;
+
+	if (!charset)
+		return 0;
+	for (i = 0; i < sizeof wide / sizeof wide[0]; i++)
+		if (strncasecmp(charset, wide[i], strlen(wide[i])) == 0)
+			return 1;
+	return 0;
+}
+
 int po__is_ascii(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -697,15 +753,19 @@ int po__is_ascii(const char *s, size_t n)
  * 90-BF, F5-FF). */
 int po__utf8_valid(const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	return po__utf8_valid_prefix(s, n) == n;
+}
+
+size_t po__utf8_valid_prefix(const char *s, size_t n)
+{
+	const unsigned char *start = (const unsigned char *)s;
+	const unsigned char *p = start;
 	const unsigned char *end = p + n;
 
 	while (p < end) {
-		unsigned char c = *p;
-		unsigned char lo = 0x80, hi = 0xbf;
-		size_t len;
+		size_t len, skip;
 
-		if (c < 0x80) {
+		if (*p < 0x80) {
 			/* Skip ASCII eight octets at a time. */
 			while (end - p >= 8) {
 				uint64_t w;
@@ -719,29 +779,87 @@ int po__utf8_valid(const char *s, size_t n)
 				p++;
 			continue;
 		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else {
-			return 0;
-		}
-		if ((size_t)(end - p) < len || p[1] < lo || p[1] > hi)
-			return 0;
-		for (size_t i = 2; i < len; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
+		len = po__utf8_seq(p, (size_t)(end - p), &skip);
+		if (!len)
+			return (size_t)(p - start);
 		p += len;
 	}
+	return n;
+}
+
+/* The length of the sequence a lead octet starts (1 for one that is not
+ * a lead octet: the check finds it bad). */
+static unsigned utf8_seq_len(unsigned char c)
+{
+	if (c >= 0xc2 && c <= 0xdf)
+		return 2;
+	if (c >= 0xe0 && c <= 0xef)
+		return 3;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 4;
 	return 1;
+}
+
+static size_t count_lf(const unsigned char *p, size_t n)
+{
+	const unsigned char *end = p + n, *q;
+	size_t k = 0;
+
+	while ((q = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		k++;
+		p = q + 1;
+	}
+	return k;
+}
+
+void po__utf8s_init(po__utf8s *st)
+{
+	st->npend = 0;
+	st->line = 1;
+}
+
+int po__utf8s_update(po__utf8s *st, const unsigned char *p, size_t n)
+{
+	size_t tail = 0, ok, i;
+
+	if (st->npend) {
+		unsigned need = utf8_seq_len(st->pend[0]) - st->npend;
+		size_t take = need < n ? need : n;
+
+		memcpy(st->pend + st->npend, p, take);
+		st->npend += (unsigned)take;
+		p += take;
+		n -= take;
+		if (st->npend < utf8_seq_len(st->pend[0]))
+			return 1;
+		if (!po__utf8_valid((const char *)st->pend, st->npend))
+			return 0;
+		st->npend = 0;
+	}
+	/* A sequence that the chunk's end cuts short waits for the next. */
+	for (i = 1; i <= 3 && i <= n; i++) {
+		unsigned char c = p[n - i];
+
+		if (c >= 0xc0) {
+			if (utf8_seq_len(c) > i)
+				tail = i;
+			break;
+		}
+		if (c < 0x80)
+			break;
+	}
+	ok = po__utf8_valid_prefix((const char *)p, n - tail);
+	if (ok < n - tail) {
+		st->line += count_lf(p, ok);
+		return 0;
+	}
+	st->line += count_lf(p, n - tail);
+	memcpy(st->pend, p + n - tail, tail);
+	st->npend = (unsigned)tail;
+	return 1;
+}
+
+int po__utf8s_final(po__utf8s *st)
+{
+	return st->npend == 0;
 }

@@ -64,7 +64,11 @@ size_t po__b64_plain(const unsigned char *in, size_t n, char *out);
  *   ends the letter for `sendmail` without -i, design §4.9), and a line
  *   starting "From " is written "=46rom " (mbox readers).  More generally a
  *   "." that starts an output line is always written =2E, so no line of
- *   the output starts with a dot.
+ *   the output starts with a dot.  With dashes set (after init: the
+ *   renderer sets it inside a multipart), a "-" that starts an output
+ *   line and is followed by another "-" is written =2D, so no line starts
+ *   with "--" and none can be taken for a boundary delimiter (RFC 2046
+ *   §5.1.1).
  * - _final flushes held white space (as =20/=09) and never adds a line
  *   break of its own: data without a final newline ends without one.
  */
@@ -75,8 +79,10 @@ typedef struct po__qp {
 	unsigned col;          /* characters on the current output line */
 	int pending_cr;        /* text mode: a CR waits for a possible LF */
 	unsigned char held;    /* a SP/HT held back, or 0 */
-	unsigned char line[5]; /* start of line held to detect "From " */
+	unsigned char line[5]; /* start of line held to detect "From " or
+				  "--" */
 	unsigned nline;
+	int dashes;            /* escape a leading "--" (see above) */
 } po__qp;
 
 void po__qp_init(po__qp *st, int textmode);
@@ -126,9 +132,42 @@ typedef struct po__scan {
 
 void po__scan_bytes(const unsigned char *p, size_t n, po__scan *out);
 
+/* Make the text in *data (*len octets, in a malloc'd buffer with room
+ * for one more) canonical for a transfer encoding that keeps octets as
+ * they are (RFC 2045 §6.8, RFC 2046 §4.1.1: text line breaks are CRLF
+ * before base64): each LF not preceded by CR becomes CRLF.  A bare CR is
+ * left alone (quoted-printable keeps it too, as =0D).  *data is replaced
+ * by a new buffer when something changes.  Returns 0, or -1 when memory
+ * runs out (the text is then unchanged). */
+int po__text_canonical(unsigned char **data, size_t *len);
+
+/* 1 if the charset name is one whose text is not ASCII-compatible
+ * (UTF-16, UTF-32, UCS-2/4): line ends there are not LF octets. */
+int po__charset_wide(const char *charset);
+
 /* 1 if the n bytes are well-formed UTF-8 (RFC 3629: no overlongs, no
  * surrogates, nothing above U+10FFFF), else 0. */
 int po__utf8_valid(const char *s, size_t n);
+
+/* The length of the longest prefix of s[0..n) that is well-formed UTF-8
+ * and ends at a character boundary (n when all of it is). */
+size_t po__utf8_valid_prefix(const char *s, size_t n);
+
+/* The same check over data that comes in chunks: a sequence may be split
+ * between two.  line counts LF octets, so that an error can name the line
+ * (1-based) of the bad sequence. */
+typedef struct po__utf8s {
+	unsigned char pend[4]; /* the start of a sequence cut by a chunk end */
+	unsigned npend;
+	size_t line;
+} po__utf8s;
+
+void po__utf8s_init(po__utf8s *st);
+/* Returns 1 while all is well, 0 at the first bad sequence (st->line is
+ * then its line). */
+int po__utf8s_update(po__utf8s *st, const unsigned char *p, size_t n);
+/* Returns 0 if the data ended inside a sequence. */
+int po__utf8s_final(po__utf8s *st);
 /* 1 if every byte is < 0x80, else 0. */
 int po__is_ascii(const char *s, size_t n);
 

@@ -188,6 +188,10 @@ static int fold_add(struct fold *f, const void *p, size_t n)
 
 static int fold_break(struct fold *f)
 {
+	/* already at the start of a line: a second CRLF would make an
+	 * empty line, which ends the header block */
+	if (f->col == 0)
+		return PO_OK;
 	if (po__buf_append(f->b, "\r\n", 2))
 		return PO_ENOMEM;
 	f->col = 0;
@@ -832,6 +836,17 @@ static int put_pct(po__buf *b, const unsigned char *t, size_t n)
 	return PO_OK;
 }
 
+/* Allegro's layout for parameters (its mime-part-writer, and so every
+ * letter it sends): each on a line of its own, after CRLF and four
+ * spaces.  Valid folding white space; unfolded, the field is the same. */
+#define PARAM_SEP "    "
+#define PARAM_SEPLEN 4
+
+static int param_line(struct fold *f)
+{
+	return fold_break(f);
+}
+
 /* RFC 2231 §4: name*=utf-8''%XX..., or when that does not fit on a line,
  * §3 sections name*0*=utf-8''..., name*1*=..., each filled to its line
  * and cut between characters (decoders such as Python's decode each
@@ -845,29 +860,24 @@ static int put_rfc2231(struct fold *f, po__buf *tmp, const char *name,
 	for (size_t i = 0; i < n; i++)
 		total += pct_cost(v[i]);
 	tmp->len = 0;
-	if (1 + namelen + 9 + total + 1 <= PO__HDR_SOFT) {
+	if (PARAM_SEPLEN + namelen + 9 + total + 1 <= PO__HDR_SOFT) {
 		if (po__buf_puts(tmp, name) ||
 		    po__buf_puts(tmp, "*=utf-8''") || put_pct(tmp, v, n) ||
-		    po__buf_putc(tmp, ';'))
+		    po__buf_putc(tmp, ';') || param_line(f))
 			return PO_ENOMEM;
-		return fold_piece(f, " ", 1, tmp->p, tmp->len);
+		return fold_emit(f, PARAM_SEP, PARAM_SEPLEN, tmp->p, tmp->len);
 	}
 	for (unsigned long sec = 0; pos < n && st == PO_OK; sec++) {
-		size_t cl = u8len(v[pos]), k = 0, cost = 0, room;
+		size_t k = 0, cost = 0, room;
 
 		tmp->len = 0;
 		if (po__buf_printf(tmp, "%s*%lu*=%s", name, sec,
-				   sec ? "" : "utf-8''"))
+				   sec ? "" : "utf-8''") ||
+		    param_line(f))
 			return PO_ENOMEM;
-		for (size_t i = 0; i < cl; i++)
-			cost += pct_cost(v[pos + i]);
-		if (f->col + 1 + tmp->len + cost + 1 > PO__HDR_SOFT &&
-		    fold_break(f))
-			return PO_ENOMEM;
-		room = f->col + 1 + tmp->len + 1 < PO__HDR_SOFT
-			       ? PO__HDR_SOFT - f->col - 1 - tmp->len - 1
+		room = PARAM_SEPLEN + tmp->len + 1 < PO__HDR_SOFT
+			       ? PO__HDR_SOFT - PARAM_SEPLEN - tmp->len - 1
 			       : 0;
-		cost = 0;
 		while (pos + k < n) {
 			size_t len = u8len(v[pos + k]), c = 0;
 
@@ -880,7 +890,7 @@ static int put_rfc2231(struct fold *f, po__buf *tmp, const char *name,
 		}
 		if (put_pct(tmp, v + pos, k) || po__buf_putc(tmp, ';'))
 			return PO_ENOMEM;
-		st = fold_emit(f, " ", 1, tmp->p, tmp->len);
+		st = fold_emit(f, PARAM_SEP, PARAM_SEPLEN, tmp->p, tmp->len);
 		pos += k;
 	}
 	return st;
@@ -908,7 +918,9 @@ static int put_param(struct fold *f, po__buf *tmp, const po__param *p,
 		if (more)
 			tmp->p[tmp->len++] = ';';
 		tmp->p[tmp->len] = '\0';
-		return fold_piece(f, " ", 1, tmp->p, tmp->len);
+		if (param_line(f))
+			return PO_ENOMEM;
+		return fold_emit(f, PARAM_SEP, PARAM_SEPLEN, tmp->p, tmp->len);
 	}
 	st = put_rfc2231(f, tmp, p->name, v, n);
 	if (st != PO_OK)
@@ -918,7 +930,9 @@ static int put_param(struct fold *f, po__buf *tmp, const po__param *p,
 	tmp->len = 0;
 	if (po__buf_puts(tmp, p->name) || po__buf_puts(tmp, "=\""))
 		return PO_ENOMEM;
-	return put_ew_run(f, " ", 1, tmp->p, tmp->len, v, n,
+	if (param_line(f))
+		return PO_ENOMEM;
+	return put_ew_run(f, PARAM_SEP, PARAM_SEPLEN, tmp->p, tmp->len, v, n,
 			  more ? "\";" : "\"", more ? 2 : 1, 0);
 }
 

@@ -113,8 +113,10 @@ typedef struct po__param {
 	const char *value; /* UTF-8 */
 } po__param;
 
-/* Parameterised field: "Name: value; p1=v1; p2=v2" (Content-Type with
- * value "type/subtype", Content-Disposition with "attachment").
+/* Parameterised field: "Name: value;" CRLF "    p1=v1;" CRLF "    p2=v2"
+ * (Content-Type with value "type/subtype", Content-Disposition with
+ * "attachment"): each parameter on a line of its own after four spaces,
+ * as Allegro's mime-part-writer writes them (valid folding white space).
  * - An ASCII parameter value is written as a quoted-string
  *   (name="value", '"' and '\\' escaped), as Allegro does, on one line
  *   however long (PO_ETOOLONG past 998).  One with a control character,
@@ -126,8 +128,8 @@ typedef struct po__param {
  *   the quoted string, separated by spaces) for clients that ignore RFC
  *   2231.  Python returns the RFC 2231 form from get_filename() (and notes
  *   the fallback as a duplicate parameter, a defect we accept).
- * - Each "; param" goes on the current line if it fits in 78, otherwise on
- *   a new continuation line.
+ * - Each parameter (each RFC 2231 section, the RFC 2047 fallback) starts
+ *   a continuation line of its own.
  * value itself must be ASCII without white space, controls or ';', and
  * not empty; parameter names 1..76 RFC 2231 attribute-chars (a token
  * without '*', '\'' or '%'); otherwise PO_EHEADER. */

@@ -52,26 +52,34 @@ void po_letter_free(po_letter *l)
 static int add_address(po_letter *l, po__addrs *list, const char *text,
 		       const char *what)
 {
-	po__addr a;
+	po__addr *v;
+	size_t n, i;
 	int utf8 = 0, rc;
 
 	if (!l)
 		return po__fail(PO_EINVAL, "%s: no letter", what);
-	rc = po__addr_parse(text, what, &a, &utf8);
+	rc = po__addr_list_parse(text, what, &v, &n, &utf8);
 	if (rc)
 		return rc;
-	if (list->n == list->cap) {
+	if (list->n + n > list->cap) {
 		size_t cap = list->cap ? list->cap * 2 : 4;
-		po__addr *v = realloc(list->v, cap * sizeof *v);
+		po__addr *w;
 
-		if (!v) {
-			po__addr_clear(&a);
+		while (cap < list->n + n)
+			cap *= 2;
+		w = realloc(list->v, cap * sizeof *w);
+		if (!w) {
+			for (i = 0; i < n; i++)
+				po__addr_clear(&v[i]);
+			free(v);
 			return po__fail(PO_ENOMEM, NULL);
 		}
-		list->v = v;
+		list->v = w;
 		list->cap = cap;
 	}
-	list->v[list->n++] = a;
+	memcpy(list->v + list->n, v, n * sizeof *v);
+	list->n += n;
+	free(v);
 	l->smtputf8 |= utf8;
 	return PO_OK;
 }
@@ -89,8 +97,48 @@ int po_letter_set_from(po_letter *l, const char *address)
 	po__addr_clear(&l->from);
 	l->from = a;
 	l->has_from = 1;
+	l->null_sender = 0;
 	l->smtputf8 |= utf8;
 	return PO_OK;
+}
+
+int po_letter_set_null_sender(po_letter *l)
+{
+	char *empty;
+
+	if (!l)
+		return po__fail(PO_EINVAL, "null sender: no letter");
+	empty = strdup("");
+	if (!empty)
+		return po__fail(PO_ENOMEM, NULL);
+	po__addr_clear(&l->from);
+	l->from.spec = empty;
+	l->has_from = 1;
+	l->null_sender = 1;
+	return PO_OK;
+}
+
+static size_t remove_from(po__addrs *list, const char *address)
+{
+	size_t i, j = 0, n = list->n;
+
+	for (i = 0; i < n; i++) {
+		if (strcasecmp(list->v[i].spec, address) == 0) {
+			po__addr_clear(&list->v[i]);
+			continue;
+		}
+		list->v[j++] = list->v[i];
+	}
+	list->n = j;
+	return n - j;
+}
+
+size_t po_letter_remove_recipient(po_letter *l, const char *address)
+{
+	if (!l || !address)
+		return 0;
+	return remove_from(&l->to, address) + remove_from(&l->cc, address) +
+	       remove_from(&l->bcc, address);
 }
 
 int po_letter_add_to(po_letter *l, const char *address)

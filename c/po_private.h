@@ -4,6 +4,8 @@
 #define PO_PRIVATE_H
 
 #include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "buf.h"
 #include "header.h"
@@ -64,10 +66,22 @@ struct po_part {
 	char *description; /* or NULL */
 	po__pairs headers; /* extra header fields */
 	char *boundary;    /* multiparts only */
+	int boundary_generated; /* ours to replace if content would forge it */
+	int encoding_fixed;     /* from a Content-Transfer-Encoding header:
+				   applied or refused, never replaced */
+	int type_given;         /* a Content-Type header was given */
+	int text_like;          /* TEXT, or a text file/reader body: encoding
+				   chosen as for text */
+	int check_utf8;         /* octets must be UTF-8 (text file/reader) */
+	unsigned height;        /* levels below this part (0 for a leaf) */
 
 	unsigned char *data; /* TEXT, BYTES */
 	size_t len;
 	char *path;          /* FILE */
+	dev_t dev;           /* FILE: identity when the part was made */
+	ino_t ino;
+	off_t size;
+	struct timespec ctime; /* an inode number can be reused */
 	po_read_fn fn;       /* READER */
 	void *userdata;
 	int consumed;        /* READER: already read once */
@@ -77,12 +91,17 @@ struct po_part {
  * which decides line-break handling in quoted-printable. */
 int po__part_textual(const po_part *p);
 
-/* Check that path names a readable regular file (PO_ENOENT, PO_EACCES,
- * PO_EISDIR). */
-int po__file_check(const char *path);
+/* Open the file of a FILE part for a render: without blocking, close-on-
+ * exec, and only if it is still the regular file of the size the part was
+ * made from (PO_ENOENT, PO_EACCES, PO_EISDIR, PO_ECHANGED).  The
+ * descriptor is left blocking; *mtime_out gets its modification time. */
+int po__file_open(const po_part *p, int *fd_out, struct timespec *mtime_out);
 
 /* Generate a random boundary of Allegro's shape into out (44 bytes). */
 void po__boundary_new(char out[44]);
+
+/* The levels of the tree at and above p (1 for a root). */
+unsigned po__part_level(const po_part *p);
 
 /* ---------------------------------------------------------------------
  * Letters */
@@ -93,8 +112,9 @@ typedef struct po__addrs {
 } po__addrs;
 
 struct po_letter {
-	po__addr from;
+	po__addr from;             /* spec "" for the null sender */
 	int has_from;
+	int null_sender;           /* MAIL FROM:<>, and no From of ours */
 	po__addrs to, cc, bcc, reply_to;
 	char *subject;             /* or NULL */
 	char **lines;              /* raw header lines */

@@ -3,7 +3,8 @@
  *
  * This is the library's only public header.  Sections, in order:
  * version, errors, parts (the MIME tree), letters, rendering, SMTP
- * delivery and sessions, the program transport.
+ * delivery and sessions, the program transport, reading letters (a MIME
+ * parser), previewing letters (an HTML page).
  *
  * Conventions (they hold for every function unless its block says
  * otherwise):
@@ -43,10 +44,17 @@ extern "C" {
 /* ======================================================================
  * Version
  */
+/* The version is the one in the file VERSION at the top of the source
+ * tree; the Makefile refuses to build until these three say the same. */
 #define PO_VERSION_MAJOR 0
 #define PO_VERSION_MINOR 1
 #define PO_VERSION_PATCH 0
-#define PO_VERSION "0.1.0"
+#define PO__STR(x) #x
+#define PO__XSTR(x) PO__STR(x)
+/* "MAJOR.MINOR.PATCH", e.g. "0.1.0" */
+#define PO_VERSION                                                          \
+	PO__XSTR(PO_VERSION_MAJOR) "." PO__XSTR(PO_VERSION_MINOR) "."       \
+	    PO__XSTR(PO_VERSION_PATCH)
 #define PO_VERSION_NUM                                                      \
 	((PO_VERSION_MAJOR << 16) | (PO_VERSION_MINOR << 8) | PO_VERSION_PATCH)
 
@@ -116,10 +124,14 @@ PO_EXTERN int po_init(void);
 	XX(EABORTED, 40, "aborted by callback")                            \
 	XX(ETRANSPORT, 41, "transport error")                              \
 	XX(ESTATE, 42, "operation not valid in this state")                \
-	XX(ESIZE, 43, "letter larger than the server accepts")             \
-	XX(E8BIT, 44, "server does not accept 8-bit data")                 \
-	XX(EDSN, 45, "server does not support DSN")                        \
-	XX(EREQUIRETLS, 46, "REQUIRETLS not possible")
+	XX(ECHANGED, 43, "file changed while the letter was made")         \
+	XX(EDEPTH, 44, "MIME parts nested too deeply")                     \
+	XX(EBADOCTET, 45, "content does not fit its transfer encoding")    \
+	XX(EENVELOPE, 46, "header names a recipient not in the envelope")  \
+	XX(ESIZE, 47, "letter larger than the server accepts")             \
+	XX(E8BIT, 48, "server does not accept 8-bit data")                 \
+	XX(EDSN, 49, "server does not support DSN")                        \
+	XX(EREQUIRETLS, 50, "REQUIRETLS not possible")
 
 enum po_status {
 #define PO__ENUM(name, code, text) PO_##name = code,
@@ -163,9 +175,28 @@ PO_EXTERN const char *po_last_error(void);
  *   type is set to text/... (or message/rfc822) defaults to
  *   quoted-printable, which is safe for any content read later.
  * - multiparts: no transfer encoding; a random boundary of Allegro's shape
- *   ("----------_" and 32 characters from [0-9a-e]), fixed when the part
- *   is made.
+ *   ("----------_" and 32 characters from [0-9a-e]) drawn from the
+ *   operating system's CSPRNG (getrandom) when the part is made.
+ *
+ * Boundaries are never forged (RFC 2046 §5.1): no line the renderer
+ * writes inside a multipart starts with "--" and the boundary of an
+ * enclosing multipart, and no boundary starts with an enclosing one.
+ * Where some content would break that rule, a generated boundary (made
+ * here or given with po_part_set_generated_boundary) is replaced by a
+ * fresh one for that render; otherwise a 7bit/8bit/binary part whose
+ * encoding is the library's choice or was set with po_part_set_encoding
+ * goes quoted-printable instead (inside a multipart a quoted-printable
+ * line never starts with "--": a leading "-" followed by another is
+ * written "=2D"); when the caller fixed both the boundary and the
+ * encoding (a Content-Transfer-Encoding header, see po_part_add_header)
+ * the render fails with PO_EBOUNDARY.  7bit/8bit/binary content that is
+ * not known in advance (reader parts) is checked while it is read, and
+ * the render fails midway rather than write such a line.
+ *
+ * A tree is at most PO_MAX_DEPTH levels deep (the root is level 1):
+ * po_part_add refuses to make a deeper one.
  */
+#define PO_MAX_DEPTH 100
 typedef struct po_part po_part;
 
 /* Read callback: copy up to len bytes into buf and store the count in
@@ -178,8 +209,13 @@ typedef int (*po_read_fn)(void *userdata, void *buf, size_t len,
 
 /* po_part_new_text - a text/plain part holding a copy of len octets.
  * charset: the charset parameter ("utf-8", "iso-8859-1", ...); NULL means
- * "utf-8".  The octets are not converted; the caller encodes the text in
- * that charset.  Returns: the part (free with po_part_free), NULL on OOM. */
+ * "utf-8".  The caller encodes the text in that charset; it is kept in
+ * canonical form (RFC 2045 §6.8, RFC 2046 §4.1.1): each LF not preceded
+ * by CR becomes CRLF, so that the text is the same on the wire whatever
+ * its transfer encoding, base64 included (a bare CR is kept; UTF-16 and
+ * UTF-32 text is not touched).  For octets that must go byte for byte
+ * (a .csv or .patch attachment) use po_part_new_bytes and set the type.
+ * Returns: the part (free with po_part_free), NULL on OOM. */
 PO_EXTERN po_part *po_part_new_text(const char *text, size_t len,
 				    const char *charset);
 
@@ -188,13 +224,21 @@ PO_EXTERN po_part *po_part_new_text(const char *text, size_t len,
 PO_EXTERN po_part *po_part_new_bytes(const void *data, size_t len);
 
 /* po_part_new_file - an attachment read from the file at path.
- * The file is opened once here to check it exists, is a regular file and
- * can be read (so the error comes now), then closed; its content is read
- * only while rendering, in chunks.  Type: guessed from the file name
+ * The file is checked now - it exists, is a regular file (symbolic links
+ * are followed) and can be read - and its identity is remembered
+ * (device, inode, size); no descriptor is kept.  Each render
+ * (po_reader_new) opens it again, without blocking and close-on-exec,
+ * and requires the same regular file of the same size, else PO_ECHANGED:
+ * a FIFO, a device or another file put in its place is never read.  Every
+ * pass of that render (choosing the encoding, sending, po_reader_rewind)
+ * reads that one descriptor, which po_reader_free closes; a file that
+ * grows or shrinks meanwhile fails the render with PO_ECHANGED, never
+ * giving a different letter.  Type: guessed from the file name
  * (po_mime_type_for_name).  Disposition: attachment, with the base name of
  * path as the filename.  Encoding: base64.
- * Returns: PO_OK and the part in *part_out, or PO_ENOENT, PO_EACCES,
- * PO_EISDIR, PO_EINVAL (NULL or empty path), PO_ENOMEM. */
+ * Returns: PO_OK and the part in *part_out, or PO_ENOENT, PO_EACCES (also:
+ * not a regular file), PO_EISDIR, PO_EINVAL (NULL or empty path),
+ * PO_ENOMEM. */
 PO_EXTERN int po_part_new_file(const char *path, po_part **part_out);
 
 /* po_part_new_reader - a part whose octets come from fn(userdata, ...),
@@ -203,15 +247,42 @@ PO_EXTERN int po_part_new_file(const char *path, po_part **part_out);
  * Returns: the part, NULL on OOM. */
 PO_EXTERN po_part *po_part_new_reader(po_read_fn fn, void *userdata);
 
+/* po_part_new_text_reader - a text/plain part whose octets come from
+ * fn(userdata, ...) during the render, as for po_part_new_reader.
+ * charset: as for po_part_new_text (NULL means "utf-8").  When the charset
+ * is utf-8 the octets are checked as they are read (RFC 3629: no
+ * overlong forms, surrogates or code points over U+10FFFF): a bad
+ * sequence fails the render with PO_EUTF8, naming its line.  Encoding:
+ * quoted-printable, safe for any text not known in advance.
+ * Returns: the part, NULL on OOM, or if fn is NULL or charset is not an
+ * RFC 2045 token. */
+PO_EXTERN po_part *po_part_new_text_reader(po_read_fn fn, void *userdata,
+					   const char *charset);
+
+/* po_part_new_text_file - a text/plain body part (no disposition, no
+ * filename) read from the file at path, checked now and read at render
+ * time exactly as a po_part_new_file part is.  charset: as for
+ * po_part_new_text (NULL means "utf-8").  Its encoding is chosen as for a
+ * text part held in memory (7bit, quoted-printable or base64), from a
+ * first pass over the file when the render starts; with charset utf-8
+ * that pass also checks that the file is UTF-8, so PO_EUTF8 comes from
+ * po_reader_new, before the first byte.
+ * Returns: as po_part_new_file, and PO_ECONTENTTYPE for a charset that
+ * is not a token. */
+PO_EXTERN int po_part_new_text_file(const char *path, const char *charset,
+				    po_part **part_out);
+
 /* po_part_new_multipart - a multipart/<subtype> part with no children.
  * subtype: "mixed", "alternative", "related", ...; NULL means "mixed".
  * Returns: the part, NULL on OOM or if subtype is not an RFC 2045 token. */
 PO_EXTERN po_part *po_part_new_multipart(const char *subtype);
 
 /* po_part_add - append child to multipart parent.  Takes ownership of
- * child on success (child must not already have a parent).
+ * child on success (child must not already have a parent).  Runs in time
+ * bounded by PO_MAX_DEPTH, whatever the size of the trees.
  * Returns: PO_OK, PO_EINVAL (parent not multipart, child already owned,
- * child == parent or one of its ancestors). */
+ * child == parent or one of its ancestors), PO_EDEPTH (the tree would be
+ * more than PO_MAX_DEPTH levels deep). */
 PO_EXTERN int po_part_add(po_part *parent, po_part *child);
 
 /* po_part_free - free part and all its children.  Must not be called on a
@@ -278,15 +349,60 @@ PO_EXTERN int po_part_set_description(po_part *part, const char *text);
  * letter's body part, From, To, Cc, Subject, Reply-To, Date and
  * Message-ID given here replace the letter's own (Allegro: part headers
  * beat keyword arguments).
- * Returns: PO_OK, PO_EHEADER (bad name; CR, LF or NUL), PO_EUTF8,
- * PO_ENOMEM. */
+ * A part never carries two Content-* fields of one name, and its own
+ * beat the ones the library makes:
+ * - Content-Type ("type/subtype; name=value; ..."; tokens or quoted
+ *   strings, comments skipped) sets the part's type, charset and
+ *   parameters, replacing what was set before (later setters change them
+ *   again); on a multipart, a boundary it names is the boundary used
+ *   (fixed, as with po_part_set_boundary).  A multipart type on a leaf,
+ *   or the other way round, is PO_EINVAL; RFC 2231 parameters (name*=)
+ *   are PO_ECONTENTTYPE: give them with po_part_add_param.
+ * - Content-Transfer-Encoding (7bit, 8bit, binary, base64,
+ *   quoted-printable) is the encoding applied, never replaced: content
+ *   that does not fit it (7bit or 8bit with a NUL or a bare CR, 7bit with
+ *   octets over 127: PO_EBADOCTET; a line over 998 octets or a lone "."
+ *   line: PO_ELINE; a line that would forge a fixed boundary:
+ *   PO_EBOUNDARY) fails the render.  On a multipart: PO_EINVAL.
+ * - Other Content-* fields (Content-Disposition, Content-ID,
+ *   Content-Description, ...) are written as given, in place of the
+ *   library's own of that name.
+ * A second Content-* field of one name is PO_EHEADER, and so is Bcc,
+ * which would show the blind copies to every recipient.
+ * Returns: PO_OK, PO_EHEADER (bad name; CR, LF or NUL; Bcc; a repeated
+ * Content-* field), PO_EUTF8, PO_ECONTENTTYPE, PO_EENCODING, PO_EBOUNDARY,
+ * PO_EINVAL, PO_ENOMEM. */
 PO_EXTERN int po_part_add_header(po_part *part, const char *name,
 				 const char *value);
 
 /* po_part_set_boundary - set a multipart's boundary (1..70 RFC 2046
- * bchars, not ending in a space); NULL generates a new random one.
+ * bchars, not ending in a space, without "=?", which would make the
+ * parameter an encoded word); NULL generates a new random one.  A
+ * boundary given here is fixed: it is never replaced, and content that
+ * would forge it is re-encoded or refused (see the top of this section).
  * Returns: PO_OK, PO_EBOUNDARY, PO_EINVAL (not multipart), PO_ENOMEM. */
 PO_EXTERN int po_part_set_boundary(po_part *part, const char *boundary);
+
+/* po_part_set_generated_boundary - like po_part_set_boundary, for a
+ * boundary the caller generated at random (po_boundary_new) and does not
+ * depend on: it is used as given unless some content of the letter would
+ * forge it, and then replaced by a fresh random one (po_part_boundary
+ * then tells which).  A binding that makes its boundaries when its part
+ * objects are made uses this.
+ * Returns: as po_part_set_boundary. */
+PO_EXTERN int po_part_set_generated_boundary(po_part *part,
+					     const char *boundary);
+
+/* Bytes po_boundary_new writes: 43 characters and a NUL. */
+#define PO_BOUNDARY_SIZE 44
+
+/* po_boundary_new - a fresh random boundary of Allegro's shape
+ * ("----------_" and 32 characters from [0-9a-e]) into out, which holds
+ * size >= PO_BOUNDARY_SIZE bytes.  The randomness comes from the
+ * operating system (getrandom) at each call, never from a state that a
+ * saved image could repeat.
+ * Returns: PO_OK, PO_EINVAL (out NULL or size too small). */
+PO_EXTERN int po_boundary_new(char *out, size_t size);
 
 /* po_part_boundary - the multipart's boundary.
  * Returns: borrowed string, or NULL for a leaf part. */
@@ -301,12 +417,39 @@ PO_EXTERN const char *po_mime_type_for_name(const char *filename);
 /* ======================================================================
  * Letters: envelope + headers + body
  *
- * Addresses are "local@domain", "<local@domain>", "Name <local@domain>"
- * or "\"Quoted, Name\" <local@domain>".  The envelope gets the part
- * inside the angle brackets; the header keeps the display name
- * (RFC 2047-encoded when not ASCII).  A non-ASCII domain is converted to
- * its A-label (IDNA 2008, libidn2).  Refused with PO_EADDRESS: a missing
- * local part or domain, white space, stray '<' '>', control characters.
+ * An address is "local@domain", "<local@domain>", "Name <local@domain>",
+ * "\"Quoted, Name\" <local@domain>" or "local@domain (Name)" (a comment
+ * beside the address becomes its display name).  The local part is a
+ * dot-atom or a quoted string ("\"john doe\"@example.com").  The envelope
+ * gets the addr-spec; the header keeps the display name (RFC 2047-encoded
+ * when not ASCII).  A non-ASCII domain is converted to its A-label (IDNA
+ * 2008, libidn2).
+ *
+ * A bare local part ("root", "postmaster"), as Allegro's documentation
+ * allows, goes to the envelope and the header as it is: MAIL FROM:<root>;
+ * no domain is invented (a local MTA such as Postfix qualifies it with
+ * its own domain; a server that refuses it gives the usual refusal).
+ *
+ * Where a function takes recipients, the string is an RFC 5322 address
+ * list: "a@x.com, Carol <c@x.com>" adds two; commas inside quoted
+ * strings, comments and angle brackets do not split it.  In a list of
+ * two or more every address needs a domain: a bare local part is
+ * accepted only as the whole string, so "Doe, Jane <j@x.com>" (an
+ * unquoted comma in a name) is PO_EADDRESS, with a message that says to
+ * quote the name, never a local recipient "Doe".  Groups ("team: a@x;")
+ * are refused.
+ *
+ * Refused with PO_EADDRESS (PO_EUTF8 for invalid UTF-8), before anything
+ * is sent: a missing local part or domain, white space or a comment
+ * inside the addr-spec, stray '<' '>' '(' ')' or quotes; C0 and C1
+ * control characters (NEL U+0085 included), the line and paragraph
+ * separators U+2028/U+2029 and the bidi embeddings, overrides and
+ * isolates U+202A-202E, U+2066-2069 anywhere in an address, display
+ * names included; and in local parts and domains also the bidi marks
+ * U+200E, U+200F, U+061C and the invisible U+00AD (soft hyphen), U+200B,
+ * U+2060 and U+FEFF, which would make two addresses look alike.  (A
+ * display name is always RFC 2047-encoded when not ASCII, so the marks
+ * that right-to-left names use stay allowed there.)
  */
 typedef struct po_letter po_letter;
 
@@ -317,13 +460,29 @@ PO_EXTERN po_letter *po_letter_new(void);
 PO_EXTERN void po_letter_free(po_letter *letter);
 
 /* po_letter_set_from - the sender: From: header and envelope MAIL FROM.
+ * One address (a list is PO_EADDRESS); a bare local part is allowed.
+ * An empty string is PO_EADDRESS: the null reverse-path is asked for
+ * with po_letter_set_null_sender, never by accident.
  * Returns: PO_OK, PO_EADDRESS, PO_EUTF8, PO_ENOMEM. */
 PO_EXTERN int po_letter_set_from(po_letter *letter, const char *address);
 
-/* po_letter_add_to / _cc / _bcc - add a recipient.  To and Cc appear in
+/* po_letter_set_null_sender - the envelope sender is the null
+ * reverse-path: MAIL FROM:<> (RFC 5321 §4.5.5: bounces, delivery
+ * reports, relays forwarding a stored envelope).  Replaces a sender set
+ * by po_letter_set_from (and po_letter_set_from replaces this).  Such a
+ * letter has no From field of ours: one must come from a header line
+ * ("From: postmaster@example.com", po_letter_add_header_line) or the
+ * body part's headers, otherwise po_reader_new (and every send) fails
+ * with PO_ENOSENDER; a raw letter carries its own.
+ * po_letter_envelope_from then returns "".
+ * Returns: PO_OK, PO_EINVAL, PO_ENOMEM. */
+PO_EXTERN int po_letter_set_null_sender(po_letter *letter);
+
+/* po_letter_add_to / _cc / _bcc - add the recipients of an address list
+ * (see above: "a@x.com, Carol <c@x.com>" adds two).  To and Cc appear in
  * the header and the envelope; Bcc only in the envelope (and, for the
  * program transport, in a Bcc: header: design §4.11).  Duplicates are
- * kept, in order: to, cc, bcc.
+ * kept, in order: to, cc, bcc.  On failure none of the list is added.
  * Returns: PO_OK, PO_EADDRESS, PO_EUTF8, PO_ENOMEM. */
 PO_EXTERN int po_letter_add_to(po_letter *letter, const char *address);
 PO_EXTERN int po_letter_add_cc(po_letter *letter, const char *address);
@@ -333,7 +492,8 @@ PO_EXTERN int po_letter_add_bcc(po_letter *letter, const char *address);
  * Returns: PO_OK, PO_EHEADER (CR, LF or NUL), PO_EUTF8, PO_ENOMEM. */
 PO_EXTERN int po_letter_set_subject(po_letter *letter, const char *subject);
 
-/* po_letter_add_reply_to - add an address to the Reply-To header.
+/* po_letter_add_reply_to - add the addresses of an address list to the
+ * Reply-To header.
  * Returns: PO_OK, PO_EADDRESS, PO_EUTF8, PO_ENOMEM. */
 PO_EXTERN int po_letter_add_reply_to(po_letter *letter, const char *address);
 
@@ -376,7 +536,8 @@ PO_EXTERN int po_letter_set_raw_reader(po_letter *letter, po_read_fn fn,
  * render of a letter with no Message-ID header (and for raw letters). */
 PO_EXTERN const char *po_letter_message_id(const po_letter *letter);
 
-/* po_letter_envelope_from - the envelope sender ("a@b").
+/* po_letter_envelope_from - the envelope sender ("a@b", a bare local
+ * part "root", or "" for the null sender).
  * Returns: borrowed string, or NULL if unset. */
 PO_EXTERN const char *po_letter_envelope_from(const po_letter *letter);
 
@@ -385,6 +546,14 @@ PO_EXTERN const char *po_letter_envelope_from(const po_letter *letter);
  * Returns: the count; the i-th recipient (borrowed), NULL if out of range. */
 PO_EXTERN size_t po_letter_recipient_count(const po_letter *letter);
 PO_EXTERN const char *po_letter_recipient(const po_letter *letter, size_t i);
+
+/* po_letter_remove_recipient - remove every To, Cc and Bcc recipient
+ * whose envelope address is address (ignoring ASCII case), from the
+ * envelope and the To and Cc headers alike: to send a letter again
+ * without the recipients a server refused (po_smtp_refused_address).
+ * Returns: the number removed (0 for NULL arguments). */
+PO_EXTERN size_t po_letter_remove_recipient(po_letter *letter,
+					    const char *address);
 
 /* Delivery status notifications (RFC 3461), asked of the server with the
  * letter: NOTIFY= on every RCPT (with ORCPT=rfc822;<address> for ASCII
@@ -438,13 +607,15 @@ typedef struct po_reader po_reader;
 			      letters are left as they are */
 
 /* po_reader_new - start rendering letter.  Everything is validated here -
- * sender, recipients (at least one), headers, parts, files still
- * readable - so every input error is reported before the first byte is
- * produced.  The letter must stay alive, unchanged, until the reader is
- * freed.
+ * sender, recipients (at least one), headers, parts, boundaries, files
+ * still the ones the parts were made from - so every input error is
+ * reported before the first byte is produced.  The file parts are opened
+ * here (one descriptor each, held until po_reader_free).  The letter must
+ * stay alive, unchanged, until the reader is freed.
  * Returns: PO_OK and the reader in *reader_out, or PO_ENOSENDER,
  * PO_ENORCPT, PO_ENOBODY, PO_ETOOLONG, PO_ENOENT, PO_EACCES, PO_EISDIR,
- * PO_ESTATE (a reader part already consumed), PO_ENOMEM, ... */
+ * PO_ECHANGED, PO_EBOUNDARY, PO_EBADOCTET, PO_ELINE, PO_EUTF8, PO_ESTATE
+ * (a reader part already consumed), PO_ENOMEM, ... */
 PO_EXTERN int po_reader_new(po_letter *letter, unsigned flags,
 			    po_reader **reader_out);
 
@@ -457,13 +628,26 @@ PO_EXTERN int po_reader_new_part(po_part *part, unsigned flags,
 
 /* po_reader_read - copy up to len bytes of the wire form into buf.
  * *n_out is the count; 0 means the end.  Errors while reading a file or
- * reader part (PO_EIO, PO_EREADER, PO_ELINE) end the render: the output
- * so far is incomplete and must not be delivered.
+ * reader part (PO_EIO, PO_EREADER, PO_ECHANGED; for streamed content
+ * PO_ELINE, PO_EBADOCTET, PO_EBOUNDARY, PO_EUTF8) end the render: the
+ * output so far is incomplete and must not be delivered (the transports
+ * abort: no final dot over SMTP, the program killed before its input
+ * ends).
  * Returns: PO_OK or an error status. */
 PO_EXTERN int po_reader_read(po_reader *reader, void *buf, size_t len,
 			     size_t *n_out);
 
-/* po_reader_free - free the reader (closing any open file). */
+/* po_reader_rewind - start the render over: the next po_reader_read
+ * returns the first byte again, and the same bytes follow (the same
+ * Date, Message-ID and boundaries), file parts being read again from the
+ * descriptors po_reader_new opened.  For two passes over one letter (a
+ * signature, a size) without rendering it twice.
+ * Returns: PO_OK; PO_ESTATE when the letter has a reader part or is a raw
+ * reader letter (streamed octets cannot be read twice), or after the
+ * render failed; PO_EINVAL (NULL). */
+PO_EXTERN int po_reader_rewind(po_reader *reader);
+
+/* po_reader_free - free the reader (closing the files it opened). */
 PO_EXTERN void po_reader_free(po_reader *reader);
 
 /* ======================================================================
@@ -829,9 +1013,27 @@ PO_EXTERN int po_result_outcome_unknown(const po_result *result);
  * endings, no dot-stuffing, no terminating "." line, and a Bcc: header
  * when the letter has Bcc recipients (sendmail -t reads and removes it).
  * It runs without a shell (argv form) or through /bin/sh -c (shell form),
- * with SIGPIPE and the signal mask reset to defaults.  SIGPIPE never
- * reaches the calling process.  Its standard output and standard error
- * are collected (the first 64 KiB of each).
+ * in a process group of its own, with SIGPIPE and the signal mask reset
+ * to defaults and no descriptor of the caller's but its stdin, stdout and
+ * stderr (all others are closed before exec).  SIGPIPE never reaches the
+ * calling process.  Its standard output and standard error are collected
+ * (the first 64 KiB of each).
+ *
+ * A program must never read a clean end of a letter that was not sent
+ * whole (sendmail would queue the truncated letter).  On every failure
+ * after it started - a render error, a timeout, po_program_kill - its
+ * process group is killed with SIGKILL before its stdin is closed.  If
+ * the calling process is itself killed by SIGKILL, the program gets
+ * SIGKILL from the kernel too (Linux PR_SET_PDEATHSIG) as a best effort:
+ * not for set-user-ID or set-group-ID programs, which clear it.
+ *
+ * With sendmail -t the header is the envelope: its To, Cc and Bcc fields
+ * (Resent-To, -Cc, -Bcc when any is present) say who receives the
+ * letter.  So header lines of the caller's that replace the generated
+ * ones (po_letter_add_header_line, the body part's headers) must name
+ * exactly the letter's recipients: an address that is not one of them,
+ * or a recipient that no field names any more, is PO_EENVELOPE, before
+ * the program runs.  (Raw letters, po_letter_set_raw, go as given.)
  */
 typedef struct po_program po_program;
 
@@ -844,21 +1046,35 @@ PO_EXTERN po_program *po_program_new_argv(const char *const *argv);
  * Returns: the handle, NULL on OOM or if command is NULL. */
 PO_EXTERN po_program *po_program_new_shell(const char *command);
 
-/* po_program_free - free the handle. */
+/* po_program_free - free the handle.  A program still registered as
+ * running (its po_program_send left by a non-local exit, which bindings
+ * must not do, but an interrupt may) is killed and reaped first. */
 PO_EXTERN void po_program_free(po_program *program);
 
-/* po_program_set_timeout - kill the program (SIGTERM, then SIGKILL) if it
- * has not exited after ms milliseconds; 0 (default) waits forever.
- * Returns: PO_OK. */
+/* po_program_set_timeout - bound the program's whole run: if it has not
+ * exited ms milliseconds after it started, its process group is killed
+ * with SIGKILL (stdin still open) and reaped, and po_program_send returns
+ * PO_ETIMEOUT.  The default is 600000 (10 minutes, the bound of a whole
+ * SMTP send); 0 or less waits forever.
+ * Returns: PO_OK, PO_EINVAL (NULL). */
 PO_EXTERN int po_program_set_timeout(po_program *program, long ms);
+
+/* po_program_kill - kill the program po_program_send is running for this
+ * handle, if any (SIGKILL to its process group, its stdin still open);
+ * po_program_send then returns PO_EPROGRAM.  Async-signal-safe and
+ * callable from any thread: for a signal handler that must not leave a
+ * program to act on half a letter (the postoffice CLI's), or a binding's
+ * clean-up when a send is abandoned.  The handle stays usable.
+ * Returns: 1 if a program was signalled, 0 if none was running. */
+PO_EXTERN int po_program_kill(po_program *program);
 
 /* po_program_send - render letter and pipe it to a new run of the program,
  * then wait for it (no zombie is left behind).
  * Returns: PO_OK if it read the whole letter and exited with status 0;
  * PO_ENOPROGRAM if it could not be executed; PO_EPROGRAM if it exited
  * non-zero, was killed by a signal, or exited without reading all of its
- * input; PO_ETIMEOUT; or a render error (reported before the program is
- * started when it is an input error). */
+ * input; PO_ETIMEOUT; PO_EENVELOPE (see above); or a render error
+ * (reported before the program is started when it is an input error). */
 PO_EXTERN int po_program_send(po_program *program, po_letter *letter);
 
 /* po_program_exit_status - the exit status of the last run (0..255), or
@@ -876,6 +1092,249 @@ PO_EXTERN const char *po_program_stdout(const po_program *program,
 /* po_program_errmsg - one line describing the last failure, "" after
  * success.  Borrowed. */
 PO_EXTERN const char *po_program_errmsg(const po_program *program);
+
+/* ======================================================================
+ * Reading letters: a MIME parser
+ *
+ * po_entity_parse reads a letter (or any MIME entity) back into a tree
+ * of entities: the header fields (unfolded, and RFC 2047-decoded), the
+ * content type and its parameters (RFC 2231 continuations and charsets
+ * decoded), the disposition, file name and Content-ID, and the body
+ * (base64 and quoted-printable decoded; text parts also converted from
+ * their charset to UTF-8 with iconv).  It is the reader behind Lisp's
+ * captured letters and behind the preview page.
+ *
+ * It is lenient: nothing in the octets makes it fail.  Whatever cannot
+ * be read as it should (a line of the header that is not a field, a
+ * multipart whose closing boundary is missing, an unknown charset or
+ * transfer encoding, bad base64, multiparts nested deeper than 50) is
+ * read as well as it can be and described by the entity's problems
+ * (po_entity_problem).  A multipart's children are its body parts,
+ * without preamble and epilogue; a message/rfc822 part is a leaf (its
+ * body is the attached letter, to parse again if wanted).
+ *
+ * Every string returned is UTF-8 (ill-formed octets read as U+FFFD),
+ * NUL-terminated and borrowed from the tree: it stays valid until
+ * po_entity_free on the root.  Children are borrowed too.  The tree is
+ * read-only, so several threads may read one tree at once.
+ */
+typedef struct po_entity po_entity;
+
+/* po_entity_parse - read len octets (a letter as it went on the wire, or
+ * any MIME entity: a header, an empty line, a body) into a tree.  The
+ * octets are copied where needed; the caller keeps them.  Line endings
+ * may be CRLF or LF.
+ * Returns: PO_OK and the root in *entity_out (free with po_entity_free),
+ * or PO_EINVAL (octets NULL with len > 0, entity_out NULL), PO_ENOMEM. */
+PO_EXTERN int po_entity_parse(const void *octets, size_t len,
+			      po_entity **entity_out);
+
+/* po_entity_free - free a tree returned by po_entity_parse (the root
+ * only: never a child). */
+PO_EXTERN void po_entity_free(po_entity *root);
+
+/* po_entity_part_count / po_entity_part - the children of a multipart,
+ * in order (0 for a leaf).  Returns: the i-th child (borrowed), NULL if
+ * i is out of range. */
+PO_EXTERN size_t po_entity_part_count(const po_entity *entity);
+PO_EXTERN const po_entity *po_entity_part(const po_entity *entity,
+					  size_t i);
+
+/* po_entity_header_count / _header_name / _header_raw / _header_text -
+ * the header fields in order.  name: as written ("Subject").  raw: the
+ * value unfolded (each line break before white space removed) and
+ * without surrounding white space, encoded words left as they are.
+ * text: the same with its RFC 2047 encoded words decoded (a malformed
+ * one, or one in an unknown charset, is left as it is).  Borrowed; NULL
+ * if i is out of range. */
+PO_EXTERN size_t po_entity_header_count(const po_entity *entity);
+PO_EXTERN const char *po_entity_header_name(const po_entity *entity,
+					    size_t i);
+PO_EXTERN const char *po_entity_header_raw(const po_entity *entity,
+					   size_t i);
+PO_EXTERN const char *po_entity_header_text(const po_entity *entity,
+					    size_t i);
+
+/* po_entity_header - the decoded value (as po_entity_header_text) of the
+ * first field named name (any case).  Returns: borrowed, or NULL if
+ * there is none. */
+PO_EXTERN const char *po_entity_header(const po_entity *entity,
+				       const char *name);
+
+/* po_entity_type - the content type, "type/subtype" in lower case,
+ * without parameters.  The default when there is no (valid) Content-Type
+ * is "text/plain" ("message/rfc822" inside a multipart/digest).
+ * Returns: borrowed, never NULL. */
+PO_EXTERN const char *po_entity_type(const po_entity *entity);
+
+/* po_entity_param - the Content-Type parameter name (any case), its
+ * value unquoted and decoded (RFC 2231 name*= and name*0*= sections
+ * joined and converted from their charset; RFC 2047 words in a plain
+ * file name decoded).  An RFC 2231 value beats a plain one of the same
+ * name.  Returns: borrowed, or NULL if there is none. */
+PO_EXTERN const char *po_entity_param(const po_entity *entity,
+				      const char *name);
+
+/* po_entity_disposition - the Content-Disposition value in lower case
+ * ("inline", "attachment"), or NULL if there is none.
+ * po_entity_disposition_param - one of its parameters, decoded as by
+ * po_entity_param.  Borrowed. */
+PO_EXTERN const char *po_entity_disposition(const po_entity *entity);
+PO_EXTERN const char *po_entity_disposition_param(const po_entity *entity,
+						  const char *name);
+
+/* po_entity_filename - the file name: the Content-Disposition filename,
+ * else the Content-Type name, else NULL.  As the letter gave it: it may
+ * hold '/' or "..", so never use it as a path.  Borrowed. */
+PO_EXTERN const char *po_entity_filename(const po_entity *entity);
+
+/* po_entity_content_id - the Content-ID without its angle brackets
+ * ("logo@x"), or NULL.  Borrowed. */
+PO_EXTERN const char *po_entity_content_id(const po_entity *entity);
+
+/* po_entity_encoding - the Content-Transfer-Encoding in lower case
+ * ("7bit" when there is none).  Borrowed, never NULL. */
+PO_EXTERN const char *po_entity_encoding(const po_entity *entity);
+
+/* po_entity_body - the body: for a leaf, its octets transfer-decoded
+ * (base64, quoted-printable; other encodings as they are, with the line
+ * endings they had); for a multipart, its body undecoded, preamble and
+ * epilogue included.  *len_out gets the length (the octets may hold
+ * NULs).  Returns: borrowed, never NULL (an empty body is ""). */
+PO_EXTERN const void *po_entity_body(const po_entity *entity,
+				     size_t *len_out);
+
+/* po_entity_text - for a text/... leaf, its body converted from its
+ * charset (US-ASCII when none is given) to UTF-8, line endings as they
+ * were; *len_out gets the length.  US-ASCII text with 8-bit octets is
+ * read as UTF-8; a charset iconv does not know is read as UTF-8 too, and
+ * noted among the problems.  Returns: borrowed; NULL (and *len_out 0)
+ * for an entity that is not a text leaf. */
+PO_EXTERN const char *po_entity_text(const po_entity *entity,
+				     size_t *len_out);
+
+/* po_entity_is_attachment - 0 if the leaf is part of the letter's text
+ * (text/..., not Content-Disposition attachment, no file name), 1 for
+ * any other leaf (attachments, inline images), 0 for a multipart with
+ * parts.  (A multipart whose parts cannot be found - no boundary
+ * parameter, or a boundary that never occurs - is a leaf: 1.) */
+PO_EXTERN int po_entity_is_attachment(const po_entity *entity);
+
+/* po_entity_problem_count / po_entity_problem - what could not be read
+ * as it should in this entity (not its children), one English sentence
+ * each (unknown charset "x-foo": the text is shown as UTF-8).
+ * Returns: borrowed; NULL if i is out of range. */
+PO_EXTERN size_t po_entity_problem_count(const po_entity *entity);
+PO_EXTERN const char *po_entity_problem(const po_entity *entity, size_t i);
+
+/* po_decode_header - text (len octets, PO_ZERO_TERMINATED for strlen),
+ * a header field value, with its RFC 2047 encoded words decoded into
+ * UTF-8: white space between adjacent encoded words dropped, adjacent
+ * words in one charset decoded together, malformed words and words in
+ * unknown charsets left as they are; ill-formed UTF-8 outside the words
+ * read as U+FFFD.
+ * Returns: PO_OK and a new string in *text_out (free with po_free), or
+ * PO_EINVAL (text NULL with len > 0, text_out NULL), PO_ENOMEM. */
+PO_EXTERN int po_decode_header(const char *text, size_t len,
+			       char **text_out);
+
+/* po_free - free memory the library allocated for the caller (the
+ * strings of po_decode_header).  Accepts NULL. */
+PO_EXTERN void po_free(void *p);
+
+/* ======================================================================
+ * Previewing letters: an HTML page of a letter as its reader will see it
+ *
+ * po_preview_write parses a letter's octets with po_entity_parse and
+ * writes, into a fresh private directory (mode 0700, made like mkdtemp),
+ * a self-contained page index.html and the letter's parts as files:
+ * - the envelope (MAIL FROM, RCPT TO, and as Bcc the recipients no To or
+ *   Cc header names) when one was given, and the decoded From, To, Cc,
+ *   Reply-To, Subject, Date and Message-ID;
+ * - the HTML part in a sandboxed iframe (srcdoc; no scripts, no same
+ *   origin, no forms, no popups) under a Content-Security-Policy that
+ *   blocks scripts and every remote load (images only from data: URLs;
+ *   cid: references to inline images of the letter become data: URLs);
+ * - the text part, and the raw source, each in a tab;
+ * - every other part (attachments, inline images, further text parts)
+ *   with its type, its size and a link to its saved file;
+ * - what could not be read (the entities' problems), in a box at the top.
+ * The page has no scripts and loads nothing from outside its directory.
+ * Saved files get names the page makes up ("part-3.pdf": the extension
+ * is kept only from a short list of passive types, else ".bin"), created
+ * with O_EXCL | O_NOFOLLOW inside the fresh directory, so no name from
+ * the letter can reach another place; the page shows the original names.
+ * Also saved: letter.eml (the octets as given).
+ *
+ * Bad input is not an error: a file that is not a letter, a truncated
+ * one or one in an unknown charset still gets a page that shows what can
+ * be shown and says what could not.  The errors are those of writing.
+ */
+typedef struct po_preview po_preview;
+
+/* po_preview_new - a preview writer: no envelope, pages under $TMPDIR
+ * (or /tmp).  Returns: the handle, NULL on OOM. */
+PO_EXTERN po_preview *po_preview_new(void);
+
+/* po_preview_free - free the handle (the files it wrote stay). */
+PO_EXTERN void po_preview_free(po_preview *preview);
+
+/* po_preview_set_envelope_from / po_preview_add_recipient - the envelope
+ * the letter was (or would have been) sent with, as shown on the page:
+ * MAIL FROM (NULL: none) and each RCPT TO, in order.  Copied.  Any text
+ * is accepted (it is only shown).
+ * Returns: PO_OK, PO_EINVAL (recipient NULL), PO_ENOMEM. */
+PO_EXTERN int po_preview_set_envelope_from(po_preview *preview,
+					   const char *address);
+PO_EXTERN int po_preview_add_recipient(po_preview *preview,
+				       const char *address);
+
+/* po_preview_read_envelope - set the envelope from len octets in the
+ * form of the .envelope files Lisp's (:file ...) transport writes: a
+ * "MAIL FROM:<a@b>" line and "RCPT TO:<c@d>" lines (CRLF or LF); other
+ * lines are ignored.  Replaces the envelope set before.
+ * Returns: PO_OK, PO_EINVAL (text NULL with len > 0), PO_ENOMEM. */
+PO_EXTERN int po_preview_read_envelope(po_preview *preview, const char *text,
+				       size_t len);
+
+/* po_preview_set_directory - where the fresh directory of each page is
+ * made (it must exist); NULL restores the default ($TMPDIR, else /tmp).
+ * Copied.  Returns: PO_OK, PO_ENOMEM. */
+PO_EXTERN int po_preview_set_directory(po_preview *preview,
+				       const char *directory);
+
+/* po_preview_write - write the page of the letter in len octets (see
+ * above) into a new directory "postoffice-preview-XXXXXX" under the
+ * directory set.  po_preview_path() then names its index.html.
+ * Returns: PO_OK; PO_EINVAL (octets NULL with len > 0); PO_ENOENT,
+ * PO_EACCES or PO_EIO (the directory could not be made or a file not
+ * written: po_last_error() says which and why); PO_ENOMEM.  On failure
+ * the directory is removed again. */
+PO_EXTERN int po_preview_write(po_preview *preview, const void *octets,
+			       size_t len);
+
+/* po_preview_write_file - po_preview_write of the letter in the file at
+ * path.  When no envelope was set and path ends in ".eml", the envelope
+ * is read from the file beside it with ".envelope" instead (as the
+ * (:file ...) transport writes them), if there is one.
+ * Returns: as po_preview_write, and PO_ENOENT, PO_EACCES, PO_EISDIR or
+ * PO_EIO for the letter's file. */
+PO_EXTERN int po_preview_write_file(po_preview *preview, const char *path);
+
+/* po_preview_path - the index.html written by the last successful
+ * po_preview_write(_file).  Returns: borrowed, or NULL before one. */
+PO_EXTERN const char *po_preview_path(const po_preview *preview);
+
+/* po_preview_open - open the page at path in the user's browser, in the
+ * background: the first command of $BROWSER (a list separated by ':',
+ * each run through /bin/sh -c, with "%s" replaced by the path or the
+ * path added as its last argument), else xdg-open from PATH.  Never
+ * waits for the browser; leaves no zombie; its output goes to
+ * /dev/null.
+ * Returns: PO_OK when a browser was started, PO_ENOPROGRAM when there is
+ * none ($BROWSER unset or empty and no xdg-open), PO_EINVAL (path NULL),
+ * PO_ENOMEM. */
+PO_EXTERN int po_preview_open(const char *path);
 
 #ifdef __cplusplus
 }

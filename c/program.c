@@ -11,6 +11,25 @@
  * dot-stuffing, no final "." line (design §2).  The encoders keep lone "."
  * lines out of the bodies they write (design §4.9), so that sendmail -t
  * without -i does not cut the letter short there.
+ *
+ * A program that sees a clean end of its input acts on what it read:
+ * sendmail queues it.  So on every way out of a run that did not feed the
+ * whole letter - a render error, a timeout, a poll failure, a caller's
+ * po_program_kill (from a signal handler, or a binding's non-local exit)
+ * - its process group is killed with SIGKILL while its stdin is still
+ * open, and only then is stdin closed.  One race remains, outside the
+ * library's reach: if the calling process itself is killed by SIGKILL,
+ * the pipe closes with it.  PR_SET_PDEATHSIG (Linux) then kills the
+ * program too, as a best effort: it is cleared when the program is a
+ * set-user-ID or set-group-ID one (as some sendmails are), and it follows
+ * the thread that forked, which a binding must keep alive during the run
+ * (po_program_send does not return before the program has exited).
+ *
+ * With sendmail -t the header is the envelope: the recipients are read
+ * from the To, Cc and Bcc fields (Resent-To, -Cc, -Bcc when there are
+ * any).  A letter whose own fields name someone not among its recipients,
+ * or leave one of them out, is refused before anything runs
+ * (PO_EENVELOPE).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,20 +37,28 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
+#include "address.h"
 #include "po_private.h"
 
 #define KEEP_MAX (64 * 1024) /* bytes of stdout and of stderr kept */
 #define CHUNK (64 * 1024)    /* rendered bytes per refill: a pipe's buffer */
 #define SCRATCH (16 * 1024)  /* bytes per read of stdout or stderr */
-#define GRACE_MS 1000        /* from SIGTERM to SIGKILL on a timeout */
+#define TIMEOUT_MS 600000    /* default bound on a run, as on an SMTP send */
 #define TICK_MAX_MS 64       /* longest sleep between looks at the child */
 #define NAME_MAX_ 60         /* bytes of a shell command in messages */
 #define LINE_MAX_ 200        /* bytes of stderr in messages */
@@ -43,6 +70,8 @@ struct po_program {
 	char *name;        /* the program as messages name it */
 	int shell;
 	long timeout_ms;   /* 0: none */
+	atomic_int running; /* the process group of the run, 0 if none: read
+			       by po_program_kill, maybe in a signal handler */
 	int exit_status;
 	po__buf out, err;
 	char *errmsg;      /* NULL after success */
@@ -134,6 +163,8 @@ static po_program *program_new(char **argv, const char *file, int shell,
 	pg->argv = argv;
 	pg->file = file;
 	pg->shell = shell;
+	pg->timeout_ms = TIMEOUT_MS;
+	atomic_init(&pg->running, 0);
 	pg->exit_status = NOT_RUN;
 	if (shell) {
 		one_line(line, name, strlen(name), NAME_MAX_);
@@ -216,8 +247,18 @@ po_program *po_program_new_shell(const char *command)
 
 void po_program_free(po_program *pg)
 {
+	int group;
+
 	if (!pg)
 		return;
+	/* A run whose po_program_send was abandoned (a binding's non-local
+	 * exit through it) is still registered: kill and reap it. */
+	group = atomic_load(&pg->running);
+	if (group > 0) {
+		(void)kill(-group, SIGKILL);
+		while (waitpid(group, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	free_argv(pg->argv);
 	free(pg->name);
 	po__buf_free(&pg->out);
@@ -233,6 +274,20 @@ int po_program_set_timeout(po_program *pg, long ms)
 				"po_program_set_timeout: no program");
 	pg->timeout_ms = ms > 0 ? ms : 0;
 	return PO_OK;
+}
+
+int po_program_kill(po_program *pg)
+{
+	int group;
+
+	if (!pg)
+		return 0;
+	/* Only calls that are async-signal-safe: this runs in handlers. */
+	group = atomic_load(&pg->running);
+	if (group <= 0)
+		return 0;
+	(void)kill(-group, SIGKILL);
+	return 1;
 }
 
 int po_program_exit_status(const po_program *pg)
@@ -289,12 +344,26 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+/* Close every descriptor from first up: the program must not inherit
+ * the host's (an open writable file of a Lisp image, a socket...).  Most
+ * are close-on-exec already, but a host cannot be relied on for that. */
+static void close_from(int first, int maxfd)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)first, ~0U, 0U) == 0)
+		return;
+#endif
+	for (int fd = first; fd < maxfd; fd++)
+		(void)close(fd);
+}
+
 /* Between fork and exec.  fd: the ends that become 0, 1 and 2; report:
  * where to write errno if the program cannot be started; dfl and none:
- * made ready by the parent, since memset is not async-signal-safe. */
+ * made ready by the parent, since memset is not async-signal-safe;
+ * parent: its pid, maxfd: its descriptor limit. */
 _Noreturn static void child(const po_program *pg, int fd[3], int report,
 			    const struct sigaction *dfl,
-			    const sigset_t *none)
+			    const sigset_t *none, pid_t parent, int maxfd)
 {
 	ssize_t w;
 	int i, sig, e;
@@ -312,12 +381,28 @@ _Noreturn static void child(const po_program *pg, int fd[3], int report,
 	for (i = 0; i < 3; i++)
 		if (dup2(fd[i], i) < 0)
 			goto fail;
+	/* The report pipe on 3 (close-on-exec), everything above closed. */
+	if (report != 3) {
+		if (dup3(report, 3, O_CLOEXEC) < 0)
+			goto fail;
+		report = 3;
+	}
+	close_from(4, maxfd);
 	/* Our own process group, so that a kill reaches the programs a
 	 * shell started too: a sendmail left alive after its shell was
 	 * killed would see a clean end of input and send a truncated
 	 * letter. */
 	if (setpgid(0, 0) < 0)
 		goto fail;
+#ifdef __linux__
+	/* Should the caller die without killing us (SIGKILL), die too,
+	 * rather than read a clean end of input.  Best effort: see the top
+	 * of this file.  The parent may be gone already. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
+#else
+	(void)parent;
+#endif
 	/* Ignored signals stay ignored across exec (XSH exec): a program
 	 * with SIGPIPE ignored would not die when its reader goes away.
 	 * Caught ones must not run the parent's handler before exec. */
@@ -345,13 +430,25 @@ static int set_nonblock(int fd)
 	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* waitpid on our child only: the host may have children of its own. */
+/* waitpid on our child only: the host may have children of its own.
+ * po_program_kill forgets the group first, while the pid cannot yet
+ * belong to anyone else. */
 static int reap(struct run *r, int flags)
 {
+	siginfo_t info;
 	pid_t p;
+	int rc;
 
 	if (r->reaped)
 		return 1;
+	memset(&info, 0, sizeof info);
+	do
+		rc = waitid(P_PID, (id_t)r->pid, &info,
+			    WEXITED | WNOWAIT | (flags & WNOHANG));
+	while (rc < 0 && errno == EINTR);
+	if (rc == 0 && info.si_pid == 0)
+		return 0;
+	atomic_store(&r->pg->running, 0);
 	do
 		p = waitpid(r->pid, &r->wstatus, flags);
 	while (p < 0 && errno == EINTR);
@@ -376,9 +473,11 @@ static int start(struct run *r)
 {
 	po_program *pg = r->pg;
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-	int rep[2] = {-1, -1}, fd[3], e = 0, result = PO_OK;
+	int rep[2] = {-1, -1}, fd[3], e = 0, result = PO_OK, maxfd;
 	struct sigaction dfl;
+	struct rlimit rl;
 	sigset_t all, none, saved;
+	pid_t parent = getpid();
 	ssize_t n;
 
 	/* O_CLOEXEC everywhere: a program started by another thread must
@@ -399,13 +498,25 @@ static int start(struct run *r)
 	fd[0] = in[0];
 	fd[1] = out[1];
 	fd[2] = err[1];
+	/* for a system without close_range: where the loop may stop */
+	maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+			rl.rlim_cur < 65536
+		? (int)rl.rlim_cur
+		: 65536;
 	/* No handler of the caller may run in the child before exec. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	r->pid = fork();
 	if (r->pid == 0)
-		child(pg, fd, rep[1], &dfl, &none);
+		child(pg, fd, rep[1], &dfl, &none, parent, maxfd);
 	e = errno;
+	if (r->pid > 0) {
+		/* Set here too, so that a kill can reach the group as soon as
+		 * fork returns (EACCES once the child has exec'd: it set it
+		 * itself). */
+		(void)setpgid(r->pid, r->pid);
+		atomic_store(&pg->running, (int)r->pid);
+	}
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (r->pid < 0) {
 		result = fail(pg, PO_ENOPROGRAM,
@@ -593,18 +704,16 @@ static int pump(struct run *r)
 {
 	long long now, deadline = 0;
 	struct pollfd pfd[3];
-	int nfds, in_i, out_i, err_i, wait, n, idle, terminating = 0, rc;
+	int nfds, in_i, out_i, err_i, wait, n, idle, rc;
 
 	if (r->pg->timeout_ms > 0)
 		deadline = now_ms() + r->pg->timeout_ms;
 	r->tick = 1;
 	for (;;) {
-		if (!terminating) {
-			rc = feed(r);
-			if (rc) {
-				abort_run(r);
-				return rc;
-			}
+		rc = feed(r);
+		if (rc) {
+			abort_run(r);
+			return rc;
 		}
 		nfds = 0;
 		in_i = out_i = err_i = -1;
@@ -613,7 +722,7 @@ static int pump(struct run *r)
 			in_i = nfds++;
 			pfd[in_i].fd = r->in;
 			pfd[in_i].events = 0;
-			if (r->state == IN_WRITE && !terminating)
+			if (r->state == IN_WRITE)
 				pfd[in_i].events = POLLOUT;
 		}
 		if (r->out >= 0) {
@@ -629,7 +738,7 @@ static int pump(struct run *r)
 		/* Waiting on the child rather than on a pipe: look at it
 		 * every tick, as it may exit while a child of its own keeps
 		 * the pipes open. */
-		idle = r->state != IN_WRITE || terminating;
+		idle = r->state != IN_WRITE;
 		if (nfds == 0 && !deadline) {
 			reap(r, 0);
 			return PO_OK;
@@ -659,21 +768,264 @@ static int pump(struct run *r)
 			collect(r, &r->err, &r->pg->err);
 		if ((idle || r->state != IN_WRITE) && reap(r, WNOHANG)) {
 			finish_pipes(r);
-			return terminating ? PO_ETIMEOUT : PO_OK;
+			return PO_OK;
 		}
 		if (deadline && now_ms() >= deadline) {
-			if (terminating) {
-				abort_run(r);
-				return PO_ETIMEOUT;
-			}
-			/* stdin stays open: a program that sees its end
-			 * while handling SIGTERM might send what it has. */
-			signal_program(r, SIGTERM);
-			terminating = 1;
-			deadline = now_ms() + GRACE_MS;
-			r->tick = 1;
+			/* SIGKILL, not SIGTERM: a program that handles SIGTERM
+			 * might still act on the part of the letter it has */
+			abort_run(r);
+			return PO_ETIMEOUT;
 		}
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * The header is the envelope (sendmail -t) */
+
+static const char *const rcpt_fields[] = {
+	"To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc",
+};
+
+/* The addresses of header fields, as envelope specs. */
+struct specs {
+	char **v;
+	size_t n, cap;
+};
+
+static void specs_free(struct specs *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof *s);
+}
+
+/* "local@domain": the local part as it is, the domain in any case. */
+static int same_spec(const char *a, const char *b)
+{
+	const char *at = strrchr(a, '@'), *bt = strrchr(b, '@');
+
+	if (!at || !bt)
+		return strcmp(a, b) == 0;
+	return at - a == bt - b && memcmp(a, b, (size_t)(at - a)) == 0 &&
+	       strcasecmp(at, bt) == 0;
+}
+
+static int specs_has(const struct specs *s, const char *spec)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (same_spec(s->v[i], spec))
+			return 1;
+	return 0;
+}
+
+/* Parse one address of a header field and keep its spec. */
+static int add_spec(struct specs *s, const char *field, const char *text,
+		    size_t n)
+{
+	po__addr a = {0};
+	char *one;
+	int rc;
+
+	while (n && (*text == ' ' || *text == '	')) {
+		text++;
+		n--;
+	}
+	while (n && (text[n - 1] == ' ' || text[n - 1] == '	'))
+		n--;
+	if (n == 0)
+		return PO_OK;
+	one = strndup(text, n);
+	if (!one)
+		return po__fail(PO_ENOMEM, NULL);
+	rc = po__addr_parse(one, field, &a, NULL);
+	free(one);
+	if (rc)
+		return po__fail(PO_EENVELOPE,
+				"header %s: with the program transport "
+				"(sendmail -t) its addresses are the envelope, "
+				"and \"%.*s\" cannot be read as one",
+				field, (int)(n > 80 ? 80 : n), text);
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		char **v = realloc(s->v, cap * sizeof *v);
+
+		if (!v) {
+			po__addr_clear(&a);
+			return po__fail(PO_ENOMEM, NULL);
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = a.spec;
+	a.spec = NULL;
+	po__addr_clear(&a);
+	return PO_OK;
+}
+
+/* The addresses of the value of a To/Cc/Bcc-like field: a list separated
+ * by commas, groups ("name: a@b, c@d;", "undisclosed-recipients:;")
+ * included, comments dropped.  Anything that is not an address is an
+ * error: sendmail might find a recipient in it. */
+static int field_specs(struct specs *s, const char *field, const char *v)
+{
+	po__buf item = PO__BUF_INIT;
+	int quoted = 0, angle = 0, depth = 0, rc = PO_OK;
+
+	for (const char *p = v;; p++) {
+		char c = *p;
+
+		if (c == '\0' || (!quoted && !angle && !depth &&
+				  (c == ',' || c == ';' || c == ':'))) {
+			if (c == ':') {
+				/* a group's name is no address */
+				item.len = 0;
+				continue;
+			}
+			rc = add_spec(s, field, item.p ? item.p : "", item.len);
+			item.len = 0;
+			if (rc || c == '\0')
+				break;
+			continue;
+		}
+		if (c == '\\' && (quoted || depth) && p[1]) {
+			if (!depth && (po__buf_putc(&item, c) ||
+				       po__buf_putc(&item, p[1]))) {
+				rc = po__fail(PO_ENOMEM, NULL);
+				break;
+			}
+			p++;
+			continue;
+		}
+		if (!quoted && c == '(') {
+			depth++;
+			continue;
+		}
+		if (!quoted && depth && c == ')') {
+			depth--;
+			continue;
+		}
+		if (depth)
+			continue;
+		if (c == '"')
+			quoted = !quoted;
+		else if (!quoted && c == '<')
+			angle = 1;
+		else if (!quoted && c == '>')
+			angle = 0;
+		if (po__buf_putc(&item, c)) {
+			rc = po__fail(PO_ENOMEM, NULL);
+			break;
+		}
+	}
+	po__buf_free(&item);
+	return rc;
+}
+
+static int is_rcpt_field(const char *name, size_t n, size_t *which)
+{
+	for (size_t i = 0; i < sizeof rcpt_fields / sizeof rcpt_fields[0];
+	     i++)
+		if (strlen(rcpt_fields[i]) == n &&
+		    strncasecmp(name, rcpt_fields[i], n) == 0) {
+			*which = i;
+			return 1;
+		}
+	return 0;
+}
+
+/* sendmail -t sends to the addresses of the To, Cc and Bcc fields (of
+ * Resent-To, -Cc and -Bcc when there are any): those must be exactly the
+ * letter's recipients.  The fields the library writes are (Bcc too,
+ * with PO_RENDER_BCC); the caller's own, which replace them, are checked:
+ * no one outside the recipients, no recipient left out. */
+static int check_envelope(po_program *pg, const po_letter *l)
+{
+	struct specs own[6] = {{0}};
+	int given[6] = {0}, resent = 0, rc = PO_OK;
+	size_t i, k, nl = l->nlines, nr = po_letter_recipient_count(l);
+	const po__pairs *ph = l->body ? &l->body->headers : NULL;
+
+	if (l->is_raw)
+		return PO_OK; /* the caller's own letter, as given */
+	for (i = 0; i < nl + (ph ? ph->n : 0) && !rc; i++) {
+		const char *name, *value;
+		size_t name_len, value_len;
+		char *copy = NULL;
+
+		if (i < nl) {
+			name = l->lines[i];
+			if (po__hdr_split(name, strlen(name), &name_len, &value,
+					  &value_len))
+				continue;
+		} else {
+			name = ph->name[i - nl];
+			name_len = strlen(name);
+			value = ph->value[i - nl];
+			value_len = strlen(value);
+		}
+		if (!is_rcpt_field(name, name_len, &k))
+			continue;
+		copy = strndup(value, value_len);
+		if (!copy) {
+			rc = po__fail(PO_ENOMEM, NULL);
+			break;
+		}
+		given[k] = 1;
+		resent |= k >= 3;
+		rc = field_specs(&own[k], rcpt_fields[k], copy);
+		free(copy);
+	}
+	for (k = 0; k < 6 && !rc; k++)
+		for (i = 0; i < own[k].n && !rc; i++) {
+			int in = 0;
+
+			for (size_t j = 0; j < nr && !in; j++)
+				in = same_spec(own[k].v[i],
+					       po__letter_rcpt(l, j));
+			if (!in)
+				rc = fail(pg, PO_EENVELOPE,
+					  "header %s names %s, who is not a "
+					  "recipient of the letter: with the "
+					  "program transport (sendmail -t) the "
+					  "header is the envelope",
+					  rcpt_fields[k], own[k].v[i]);
+		}
+	for (i = 0; i < nr && !rc; i++) {
+		const char *spec = po__letter_rcpt(l, i);
+		int in;
+
+		if (resent) {
+			in = specs_has(&own[3], spec) ||
+			     specs_has(&own[4], spec) ||
+			     specs_has(&own[5], spec);
+		} else {
+			size_t nto = l->to.n, ncc = l->cc.n;
+
+			/* the recipient's own list, unless a header of the
+			 * caller's replaces the field it is written in */
+			in = i < nto ? !given[0]
+			     : i < nto + ncc ? !given[1]
+					     : 1;
+			in = in || specs_has(&own[0], spec) ||
+			     specs_has(&own[1], spec) ||
+			     specs_has(&own[2], spec);
+		}
+		if (!in)
+			rc = fail(pg, PO_EENVELOPE,
+				  "recipient %s is in none of the letter's "
+				  "%s fields, which the caller's own replace: "
+				  "with the program transport (sendmail -t) "
+				  "it would not receive the letter",
+				  spec, resent ? "Resent-To, Resent-Cc and "
+						 "Resent-Bcc"
+					       : "To, Cc and Bcc");
+	}
+	for (k = 0; k < 6; k++)
+		specs_free(&own[k]);
+	if (rc && !pg->errmsg)
+		rc = fail(pg, rc, "%s", po_last_error());
+	return rc;
 }
 
 /* ---------------------------------------------------------------------
@@ -741,6 +1093,9 @@ int po_program_send(po_program *pg, po_letter *letter)
 		result = fail(pg, result, "%s", po_last_error());
 		goto out;
 	}
+	result = check_envelope(pg, letter);
+	if (result)
+		goto out;
 	r.chunk = malloc(CHUNK + SCRATCH);
 	if (!r.chunk) {
 		result = fail(pg, PO_ENOMEM, "%s", po_strerror(PO_ENOMEM));

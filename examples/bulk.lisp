@@ -31,12 +31,11 @@ MESSAGE-ID) for the letters the server accepted, and the list of
                                                   :password password)
       (dolist (address recipients)
         (handler-case
-            (multiple-value-bind (ok message-id)
-                (send-letter connection from address
-                             (format nil "Dear ~a,~%~%here is this ~
+            (let ((message-id
+                    (send-letter connection from address
+                                 (format nil "Dear ~a,~%~%here is this ~
 month's news.~%" address)
-                             :subject "This month's news")
-              (declare (ignore ok))
+                                 :subject "This month's news")))
               (push (list address message-id) sent))
           ;; one bad address does not stop the others (the connection
           ;; stays open: an RSET goes with the next letter)

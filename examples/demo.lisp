@@ -20,15 +20,15 @@
       (attachment (uiop:getenv "DEMO_ATTACHMENT")))
   ;; Show the dialogue, as Allegro's *smtp-debug* does (secrets masked).
   (let ((net.post-office::*smtp-debug* *standard-output*))
-    (multiple-value-bind (ok message-id reply)
-        (send-letter (list "127.0.0.1" :port port)
-                     "Jörg Müller <joerg@example.com>"
-                     '("ann@example.com" "Bob <bob@example.com>")
-                     (format nil "Hello Ann and Bob,~%~%the report is ~
+    (let ((message-id
+            (send-letter (list "127.0.0.1" :port port)
+                         "Jörg Müller <joerg@example.com>"
+                         '("ann@example.com" "Bob <bob@example.com>")
+                         (format nil "Hello Ann and Bob,~%~%the report is ~
 attached.~%~%-- ~%Jörg~%")
-                     :subject "Grüße aus Köln: the report ✓"
-                     :cc "carol@example.com"
-                     :bcc "audit@example.com"
-                     :attachments attachment)
-      (format t "~&~%send-letter returned ~s~%  Message-ID ~a~%  server: ~a~%"
-              ok message-id reply))))
+                         :subject "Grüße aus Köln: the report ✓"
+                         :cc "carol@example.com"
+                         :bcc "audit@example.com"
+                         :attachments attachment)))
+      (format t "~&~%send-letter returned the Message-ID ~a~%  server: ~a~%"
+              message-id postoffice:*smtp-last-reply*))))

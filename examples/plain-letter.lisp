@@ -37,8 +37,8 @@
                                login password)
   "Sends a short text letter from FROM to TO through MAIL-SERVER (any
 designator SEND-LETTER accepts), with a copy to carol@example.net.
-Returns what SEND-LETTER returns: T, the Message-ID and the server's
-final reply."
+Returns what SEND-LETTER returns: the letter's Message-ID.  The
+server's final reply is then in POSTOFFICE:*SMTP-LAST-REPLY*."
   (send-letter mail-server from to
                (format nil "Hello Ann, hello Bob,~%~%the meeting moves to ~
 Thursday, 10:00.~%~%-- ~%Jörg~%")

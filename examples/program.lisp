@@ -30,14 +30,12 @@
 \(:PROGRAM ...) designator, by default sendmail -t -i.  If the program
 fails (exits non-zero), the SMTP-PROGRAM-ERROR is handled here: its
 exit status and standard error are printed to *ERROR-OUTPUT* and NIL is
-returned.  Returns T and the letter's Message-ID on success."
+returned.  Returns the letter's Message-ID on success."
   (handler-case
-      (multiple-value-bind (ok message-id)
-          (send-letter mail-server "cron@example.com" "admin@example.net"
-                       (format nil "The nightly backup finished.~%")
-                       :subject "Backup report"
-                       :bcc "audit@example.net")
-        (values ok message-id))
+      (send-letter mail-server "cron@example.com" "admin@example.net"
+                   (format nil "The nightly backup finished.~%")
+                   :subject "Backup report"
+                   :bcc "audit@example.net")
     (smtp-program-error (condition)
       (format *error-output* "~&The mail program failed (exit status ~a):~
 ~%~a~%" (smtp-error-exit-status condition)

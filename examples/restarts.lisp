@@ -26,8 +26,9 @@ recipients are dropped (the restart CONTINUE-WITHOUT-REFUSED-RECIPIENTS,
 as long as one recipient remains), a temporary (4yz) failure is retried
 up to TRIES times, PAUSE seconds apart (RETRY-SEND), and if MAIL-SERVER
 cannot be reached the letter goes through FALLBACK-SERVER
-\(USE-MAIL-SERVER).  Returns the values of SEND-LETTER and, as a fourth
-value, the list of the recipients that were dropped."
+\(USE-MAIL-SERVER).  Returns three values: the Message-ID SEND-LETTER
+returns, the server's final reply (*SMTP-LAST-REPLY*), and the list of
+the recipients that were dropped."
   (let ((dropped '())
         (retries 0)
         (fallen-back nil))
@@ -52,8 +53,8 @@ value, the list of the recipients that were dropped."
              (unless fallen-back
                (setf fallen-back t)
                (use-mail-server fallback-server condition)))))
-      (multiple-value-bind (ok message-id reply)
-          (send-letter mail-server "alerts@example.com" recipients
-                       (format nil "Disk space is low on db1.~%")
-                       :subject "Alert: disk space")
-        (values ok message-id reply dropped)))))
+      (let ((message-id
+              (send-letter mail-server "alerts@example.com" recipients
+                           (format nil "Disk space is low on db1.~%")
+                           :subject "Alert: disk space")))
+        (values message-id *smtp-last-reply* dropped)))))

@@ -26,19 +26,17 @@
   "Sends the welcome letter to the new user NAME at ADDRESS through
 MAIL-SERVER, with the terms as an attachment and a copy for the
 archive.  Returns the letter's Message-ID."
-  (nth-value 1
-             (send-letter mail-server "Example Shop <shop@example.com>"
-                          (format nil "~a <~a>" name address)
-                          (format nil "Welcome, ~a!~%~%Your account is ~
-ready.~%" name)
-                          :subject (format nil "Welcome, ~a" name)
-                          :bcc "archive@example.com"
-                          :attachments
-                          (make-mime-part
-                           :text (format nil "Terms and conditions.~%")
-                           :content-type "text/plain"
-                           :name "Geschäftsbedingungen.txt"
-                           :attachmentp t))))
+  (send-letter mail-server "Example Shop <shop@example.com>"
+               (format nil "~a <~a>" name address)
+               (format nil "Welcome, ~a!~%~%Your account is ready.~%" name)
+               :subject (format nil "Welcome, ~a" name)
+               :bcc "archive@example.com"
+               :attachments
+               (make-mime-part
+                :text (format nil "Terms and conditions.~%")
+                :content-type "text/plain"
+                :name "Geschäftsbedingungen.txt"
+                :attachmentp t)))
 
 ;;; The tests
 

@@ -17,236 +17,19 @@
 ;;; opened by the sending thread, else the most recently opened active
 ;;; capture of any thread.
 ;;;
-;;; The MIME reader: RFC 5322 header fields (unfolded), RFC 2045
+;;; The captured letters are read with the C library's MIME reader
+;;; (po_entity_parse, c/parse.c), the same one behind the preview page
+;;; (preview.lisp): RFC 5322 header fields (unfolded), RFC 2045
 ;;; parameters with RFC 2231 continuations and charsets, RFC 2046
-;;; multipart bodies (recursively), base64 and quoted-printable, RFC 2047
-;;; encoded words; charsets utf-8, us-ascii and iso-8859-1 built in,
-;;; others through babel.  It is lenient: it never signals on malformed
-;;; input, it makes the best of it.
+;;; multipart bodies, base64 and quoted-printable, RFC 2047 encoded
+;;; words, charsets through iconv.  It is lenient: it never fails on
+;;; malformed input, it makes the best of it.  The C tree is copied into
+;;; Lisp ENTITY structures and freed at once.
 
 (in-package :net.post-office)
 
 ;;; ------------------------------------------------------------------
-;;; Charsets
-
-(defun latin1-decode (octets &key (start 0) (end (length octets)))
-  "The string the ISO-8859-1 OCTETS between START and END encode."
-  (let ((string (make-string (- end start))))
-    (loop for i from start below end
-          for j from 0
-          do (setf (char string j) (code-char (aref octets i))))
-    string))
-
-(defun charset-name (charset)
-  "CHARSET (a string or NIL) normalised for comparison: lower case,
-without an RFC 2231 language suffix (\"utf-8*en\")."
-  (and charset
-       (let ((star (position #\* charset)))
-         (string-downcase (string-trim " \"" (subseq charset 0 star))))))
-
-(defun charset-decoder (charset)
-  "A function of one octet vector returning the string it encodes in
-CHARSET, or NIL if CHARSET is not known.  NIL as CHARSET means
-us-ascii."
-  (let ((name (or (charset-name charset) "us-ascii")))
-    (cond ((member name '("utf-8" "utf8" "us-ascii" "ascii" "ansi_x3.4-1968"
-                          "646" "us")
-                   :test #'string=)
-           ;; 8-bit octets labelled us-ascii are nearly always UTF-8
-           #'decode-utf8)
-          ((member name '("iso-8859-1" "iso8859-1" "iso_8859-1" "latin1"
-                          "latin-1" "l1")
-                   :test #'string=)
-           #'latin1-decode)
-          (t
-           (let ((encoding (ignore-errors (babel-encoding name))))
-             (and encoding
-                  (lambda (octets)
-                    (handler-case
-                        (babel:octets-to-string (coerce octets 'octets)
-                                                :encoding encoding
-                                                :errorp nil)
-                      (error () (decode-utf8 (coerce octets 'octets)))))))))))
-
-(defun decode-charset (octets charset)
-  "The string the OCTETS encode in CHARSET; octets in an unknown charset
-are decoded as UTF-8 (invalid sequences become U+FFFD)."
-  (funcall (or (charset-decoder charset) #'decode-utf8)
-           (coerce octets 'octets)))
-
-;;; ------------------------------------------------------------------
-;;; Transfer encodings
-
-(defparameter *base64-values*
-  (let ((table (make-array 256 :element-type '(signed-byte 8)
-                               :initial-element -1)))
-    (loop for char across (concatenate 'string
-                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                       "abcdefghijklmnopqrstuvwxyz"
-                                       "0123456789+/")
-          for i from 0
-          do (setf (aref table (char-code char)) i))
-    table)
-  "The value of each base64 character by octet, -1 for the others.")
-
-(defun base64-decode (octets &key (start 0) (end (length octets)))
-  "The octets the base64 text in OCTETS (a vector of octets or a string)
-between START and END encodes.  Characters outside the alphabet (line
-breaks, white space) are skipped; decoding stops at the first \"=\"."
-  (let ((out (make-array (+ 3 (floor (* 3 (- end start)) 4))
-                         :element-type '(unsigned-byte 8)))
-        (n 0)
-        (bits 0)
-        (count 0))
-    (declare (type fixnum n bits count))
-    (loop for i from start below end
-          for code = (let ((x (aref octets i)))
-                       (if (characterp x) (char-code x) x))
-          do (when (= code 61)          ; =
-               (loop-finish))
-             (let ((value (if (< code 256) (aref *base64-values* code) -1)))
-               (when (>= value 0)
-                 (setf bits (logior (ash (logand bits #x3FFFF) 6) value))
-                 (incf count)
-                 (when (= count 4)
-                   (setf (aref out n) (ldb (byte 8 16) bits)
-                         (aref out (+ n 1)) (ldb (byte 8 8) bits)
-                         (aref out (+ n 2)) (ldb (byte 8 0) bits))
-                   (incf n 3)
-                   (setf count 0 bits 0)))))
-    ;; a final group of 2 or 3 characters
-    (case count
-      (2 (setf (aref out n) (ldb (byte 8 4) bits))
-       (incf n 1))
-      (3 (setf (aref out n) (ldb (byte 8 10) bits)
-               (aref out (+ n 1)) (ldb (byte 8 2) bits))
-       (incf n 2)))
-    (subseq out 0 n)))
-
-(defun hex-value (code)
-  "The value of the hexadecimal digit with the character code CODE, or
-NIL."
-  (and code (digit-char-p (code-char code) 16)))
-
-(defun qp-decode (octets &key (start 0) (end (length octets)))
-  "The octets the quoted-printable OCTETS between START and END encode
-\(RFC 2045 6.7): =XX escapes, soft line breaks (\"=\" at the end of a
-line), trailing white space on a line removed.  Line breaks are kept as
-CRLF."
-  (let ((out (make-array (- end start) :element-type '(unsigned-byte 8)
-                                       :adjustable t :fill-pointer 0)))
-    (loop with line-start = start
-          while (< line-start end)
-          do (let* ((lf (position 10 octets :start line-start :end end))
-                    (line-end (or lf end))
-                    (stop line-end))
-               ;; drop the CR and the transport padding
-               (loop while (and (> stop line-start)
-                                (member (aref octets (1- stop)) '(13 32 9)))
-                     do (decf stop))
-               (let ((soft (and (> stop line-start)
-                                (= (aref octets (1- stop)) 61))))
-                 (when soft
-                   (decf stop))
-                 (loop with i = line-start
-                       while (< i stop)
-                       do (let ((octet (aref octets i)))
-                            (if (and (= octet 61) (< (+ i 2) (1+ stop)))
-                                (let ((high (hex-value
-                                             (and (< (1+ i) stop)
-                                                  (aref octets (1+ i)))))
-                                      (low (hex-value
-                                            (and (< (+ i 2) stop)
-                                                 (aref octets (+ i 2))))))
-                                  (if (and high low)
-                                      (progn
-                                        (vector-push-extend (+ (* 16 high) low)
-                                                            out)
-                                        (incf i 3))
-                                      (progn (vector-push-extend octet out)
-                                             (incf i))))
-                                (progn (vector-push-extend octet out)
-                                       (incf i)))))
-                 (when (and lf (not soft))
-                   (vector-push-extend 13 out)
-                   (vector-push-extend 10 out)))
-               (setf line-start (if lf (1+ lf) end))))
-    (coerce out 'octets)))
-
-(defun q-decode (string)
-  "The octets of the RFC 2047 \"Q\" encoded STRING: =XX escapes and _
-for a space.  Returns NIL if STRING is not valid Q text."
-  (let ((out (make-array (length string) :element-type '(unsigned-byte 8)
-                                         :fill-pointer 0)))
-    (loop with i = 0
-          while (< i (length string))
-          do (let ((char (char string i)))
-               (cond ((char= char #\_)
-                      (vector-push 32 out)
-                      (incf i))
-                     ((char= char #\=)
-                      (let ((high (and (< (+ i 2) (length string))
-                                       (digit-char-p (char string (+ i 1))
-                                                     16)))
-                            (low (and (< (+ i 2) (length string))
-                                      (digit-char-p (char string (+ i 2))
-                                                    16))))
-                        (unless (and high low)
-                          (return-from q-decode nil))
-                        (vector-push (+ (* 16 high) low) out)
-                        (incf i 3)))
-                     ((< (char-code char) 128)
-                      (vector-push (char-code char) out)
-                      (incf i))
-                     (t (return-from q-decode nil)))))
-    (coerce out 'octets)))
-
-;;; ------------------------------------------------------------------
-;;; RFC 2047 encoded words
-
-(defun linear-white-space-p (string &key (start 0) (end (length string)))
-  "True if STRING between START and END is made of spaces, tabs and
-line breaks only."
-  (loop for i from start below end
-        always (member (char string i)
-                       '(#\Space #\Tab #\Return #\Newline))))
-
-(defun parse-encoded-word (text start)
-  "If an RFC 2047 encoded word \"=?charset?B|Q?text?=\" starts at START
-in TEXT, returns its charset, its octets and the index after it;
-otherwise NIL."
-  (let ((length (length text)))
-    (when (and (< (+ start 1) length)
-               (char= (char text start) #\=)
-               (char= (char text (1+ start)) #\?))
-      (let* ((q1 (position #\? text :start (+ start 2)))
-             (q2 (and q1
-                      (< (+ q1 2) length)
-                      (char= (char text (+ q1 2)) #\?)
-                      (+ q1 2)))
-             (end (and q2 (search "?=" text :start2 (1+ q2)))))
-        (when (and end (> q1 (+ start 2)))
-          (let ((charset (subseq text (+ start 2) q1))
-                (encoding (char-upcase (char text (1+ q1))))
-                (data (subseq text (1+ q2) end)))
-            (when (and (member encoding '(#\B #\Q))
-                       (not (find-if (lambda (char)
-                                       (member char '(#\Space #\Tab #\Return
-                                                      #\Newline)))
-                                     (concatenate 'string charset data))))
-              (let ((octets (if (char= encoding #\B)
-                                (and (every (lambda (char)
-                                              (or (char= char #\=)
-                                                  (and (< (char-code char) 128)
-                                                       (>= (aref
-                                                            *base64-values*
-                                                            (char-code char))
-                                                           0))))
-                                            data)
-                                     (base64-decode data))
-                                (q-decode data))))
-                (when octets
-                  (values charset octets (+ end 2)))))))))))
+;;; The MIME reader (C's)
 
 (defun decode-header-text (text)
   "Returns the string TEXT, a header field value, with its RFC 2047
@@ -254,376 +37,120 @@ encoded words (\"=?utf-8?b?...?=\", \"=?iso-8859-1?q?...?=\") decoded.
 White space between two adjacent encoded words is dropped, as RFC 2047
 says, and adjacent words in the same charset are decoded together, so a
 character split between two words comes out whole.  Charsets: utf-8,
-us-ascii and iso-8859-1, and whatever else babel knows (windows-1252,
-iso-8859-15, koi8-r, shift_jis ...).  An encoded word in an unknown
-charset, or one that is malformed, is left as it is (Allegro CL signals
-an error there).  Text that is not encoded, including raw UTF-8, is
-returned unchanged.  Allegro's function, from mime-api.cl."
+us-ascii, and every charset iconv knows (iso-8859-*, windows-1252,
+koi8-r, shift_jis ...).  An encoded word in an unknown charset, or one
+that is malformed, is left as it is (Allegro CL signals an error
+there).  Text that is not encoded, including raw UTF-8, is returned
+unchanged.  Allegro's function, from mime-api.cl."
   (check-type text string)
-  (let ((pieces '())
-        (plain-start 0)
-        (i 0))
-    ;; split into plain text and encoded words
-    (loop while (< i (length text))
-          do (multiple-value-bind (charset octets next)
-                 (and (char= (char text i) #\=)
-                      (parse-encoded-word text i))
-               (cond ((and charset (charset-decoder charset))
-                      (when (> i plain-start)
-                        (push (list :text (subseq text plain-start i))
-                              pieces))
-                      (push (list :word (charset-name charset) octets)
-                            pieces)
-                      (setf i next
-                            plain-start next))
-                     (t (incf i)))))
-    (when (< plain-start (length text))
-      (push (list :text (subseq text plain-start)) pieces))
-    (setf pieces (nreverse pieces))
-    ;; drop white space between words; merge words of one charset
-    (let ((merged '()))
-      (loop for (piece . rest) on pieces
-            for previous = (first merged)
-            do (cond ((and (eq (first piece) :text)
-                           (eq (first previous) :word)
-                           (eq (first (first rest)) :word)
-                           (linear-white-space-p (second piece))))
-                     ((and (eq (first piece) :word)
-                           (eq (first previous) :word)
-                           (string= (second piece) (second previous)))
-                      (setf (third previous)
-                            (concatenate 'octets (third previous)
-                                         (third piece))))
-                     (t (push (copy-list piece) merged))))
-      (with-output-to-string (out)
-        (dolist (piece (nreverse merged))
-          (write-string (if (eq (first piece) :text)
-                            (second piece)
-                            (decode-charset (third piece) (second piece)))
-                        out))))))
+  (if (not (search "=?" text))
+      text
+      (call-with-octets-pointer
+       (string-to-utf8 text)
+       (lambda (octets length)
+         (cffi:with-foreign-object (out :pointer)
+           (check-status (%po-decode-header (if (zerop length)
+                                                (cffi:null-pointer)
+                                                octets)
+                                            length out))
+           (let ((pointer (cffi:mem-ref out :pointer)))
+             (unwind-protect (decode-utf8-pointer pointer)
+               (%po-free pointer))))))))
 
-;;; ------------------------------------------------------------------
-;;; Header fields and parameters
-
-(defparameter *white-space* '(#\Space #\Tab #\Return #\Newline)
-  "The characters trimmed around header field parts.")
-
-(defun octets-search (pattern octets start end)
-  "The index of the first occurrence of the octet vector PATTERN in
-OCTETS between START and END, or NIL."
-  (search pattern octets :start2 start :end2 end))
-
-(defun header-end (octets start end)
-  "Where the header block of the entity in OCTETS between START and END
-ends: returns the index of the empty line's first octet and the index
-of the body.  A block that starts with an empty line is empty."
-  (cond ((and (< start end) (= (aref octets start) 10))
-         (values start (1+ start)))
-        ((and (< (1+ start) end) (= (aref octets start) 13)
-              (= (aref octets (1+ start)) 10))
-         (values start (+ start 2)))
-        (t
-         (let ((crlf (octets-search #(13 10 13 10) octets start end))
-               (lf (octets-search #(10 10) octets start end)))
-           (cond ((and crlf (or (null lf) (< crlf lf)))
-                  (values (+ crlf 2) (+ crlf 4)))
-                 (lf
-                  (values (1+ lf) (+ lf 2)))
-                 (t (values end end)))))))
-
-(defun parse-header-fields (octets start end)
-  "The header fields in OCTETS between START and END, a header block
-without its empty line, as a list of (NAME . VALUE) in order: VALUE
-unfolded (line breaks before white space removed), decoded as UTF-8,
-without leading and trailing white space; lines without a colon are
-skipped."
-  (let ((text (decode-utf8 (coerce (subseq octets start end) 'octets)))
-        (fields '()))
-    (dolist (line (split-string text #\Newline))
-      (let ((line (string-right-trim '(#\Return) line)))
-        (cond ((zerop (length line)))
-              ((member (char line 0) '(#\Space #\Tab))
-               (when fields
-                 (setf (cdr (first fields))
-                       (concatenate 'string (cdr (first fields)) line))))
-              (t
-               (let ((colon (position #\: line)))
-                 (when (and colon (plusp colon))
-                   (push (cons (string-trim " " (subseq line 0 colon))
-                               (subseq line (1+ colon)))
-                         fields)))))))
-    (loop for (name . value) in (nreverse fields)
-          collect (cons name (string-trim '(#\Space #\Tab) value)))))
-
-(defun split-parameters (string)
-  "STRING, a structured field value such as \"text/plain;
-charset=\\\"utf-8\\\"\", split at the semicolons outside quoted strings.
-Returns the first piece and the list of (NAME . VALUE) after it, NAME
-in lower case and VALUE unquoted."
-  (let ((pieces '())
-        (current (make-string-output-stream))
-        (quoted nil)
-        (i 0))
-    (loop while (< i (length string))
-          do (let ((char (char string i)))
-               (cond ((and quoted (char= char #\\) (< (1+ i) (length string)))
-                      (write-char char current)
-                      (write-char (char string (1+ i)) current)
-                      (incf i))
-                     ((char= char #\")
-                      (setf quoted (not quoted))
-                      (write-char char current))
-                     ((and (not quoted) (char= char #\;))
-                      (push (get-output-stream-string current) pieces))
-                     (t (write-char char current))))
-             (incf i))
-    (push (get-output-stream-string current) pieces)
-    (setf pieces (nreverse pieces))
-    (values (string-trim *white-space* (first pieces))
-            (loop for piece in (rest pieces)
-                  for equals = (position #\= piece)
-                  when equals
-                    collect (cons (string-downcase
-                                   (string-trim *white-space*
-                                                (subseq piece 0 equals)))
-                                  (unquote (string-trim
-                                            *white-space*
-                                            (subseq piece (1+ equals)))))))))
-
-(defun unquote (string)
-  "STRING without its surrounding double quotes and backslash escapes,
-if it is a quoted string; otherwise STRING."
-  (if (and (>= (length string) 2)
-           (char= (char string 0) #\")
-           (char= (char string (1- (length string))) #\"))
-      (with-output-to-string (out)
-        (loop with i = 1
-              while (< i (1- (length string)))
-              do (let ((char (char string i)))
-                   (when (and (char= char #\\) (< (1+ i) (1- (length string))))
-                     (incf i)
-                     (setf char (char string i)))
-                   (write-char char out)
-                   (incf i))))
-      string))
-
-(defun percent-decode (string)
-  "The octets of the RFC 2231 extended value STRING (%XX escapes)."
-  (let ((out (make-array (length string) :element-type '(unsigned-byte 8)
-                                         :fill-pointer 0)))
-    (loop with i = 0
-          while (< i (length string))
-          do (let ((char (char string i)))
-               (if (and (char= char #\%) (< (+ i 2) (length string))
-                        (digit-char-p (char string (+ i 1)) 16)
-                        (digit-char-p (char string (+ i 2)) 16))
-                   (progn
-                     (vector-push (parse-integer string :start (+ i 1)
-                                                        :end (+ i 3)
-                                                        :radix 16)
-                                  out)
-                     (incf i 3))
-                   (let ((octets (string-to-utf8 (string char))))
-                     (when (> (+ (fill-pointer out) (length octets))
-                              (array-dimension out 0))
-                       (setf out (adjust-array out (+ (length out)
-                                                      (length string)
-                                                      4))))
-                     (loop for octet across octets
-                           do (vector-push octet out))
-                     (incf i)))))
-    (coerce out 'octets)))
-
-(defun decode-parameters (parameters)
-  "The alist PARAMETERS from SPLIT-PARAMETERS with RFC 2231 parameters
-\(name*=charset'lang'value, name*0=..., name*1*=...) joined and decoded.
-A decoded name* parameter replaces a plain one of the same name; plain
-values have their RFC 2047 encoded words decoded (a common fallback for
-file names)."
-  (let ((plain '())
-        (extended '()))
-    (loop for (name . value) in parameters
-          do (let* ((star (position #\* name))
-                    (base (if star (subseq name 0 star) name)))
-               (if (null star)
-                   (push (cons name (decode-header-text value)) plain)
-                   (let* ((rest (subseq name (1+ star)))
-                          (encoded (and (plusp (length rest))
-                                        (char= (char rest
-                                                     (1- (length rest)))
-                                               #\*)))
-                          (digits (string-right-trim "*" rest))
-                          (index (cond ((zerop (length rest)) 0)
-                                       ((digits-p digits)
-                                        (parse-integer digits))
-                                       (t nil)))
-                          (encoded (or encoded (zerop (length rest)))))
-                     (when index
-                       (push (list index encoded value)
-                             (cdr (or (assoc base extended :test #'string=)
-                                      (first (push (list base)
-                                                   extended))))))))))
-    (let ((result (reverse plain)))
-      (loop for (base . segments) in (reverse extended)
-            do (let ((segments (sort (copy-list segments) #'< :key #'first))
-                     (charset nil)
-                     (octets (make-array 0 :element-type '(unsigned-byte 8))))
-                 (loop for (index encoded value) in segments
-                       do (let ((value value))
-                            (when (and encoded (= index 0))
-                              (let* ((q1 (position #\' value))
-                                     (q2 (and q1 (position #\' value
-                                                           :start (1+ q1)))))
-                                (when q2
-                                  (setf charset (subseq value 0 q1)
-                                        value (subseq value (1+ q2))))))
-                            (setf octets
-                                  (concatenate 'octets octets
-                                               (if encoded
-                                                   (percent-decode value)
-                                                   (string-to-utf8 value))))))
-                 (let ((decoded (decode-charset octets charset))
-                       (entry (assoc base result :test #'string=)))
-                   (if entry
-                       (setf (cdr entry) decoded)
-                       (setf result (append result
-                                            (list (cons base decoded))))))))
-      result)))
-
-(defun parse-structured (value)
-  "VALUE, a field value with parameters (Content-Type,
-Content-Disposition), as its lower-case first part and the alist of its
-decoded parameters."
-  (multiple-value-bind (main parameters) (split-parameters (or value ""))
-    (values (string-downcase main) (decode-parameters parameters))))
-
-;;; ------------------------------------------------------------------
-;;; MIME entities
-
-(defstruct (entity (:constructor %make-entity))
-  "A MIME entity read from OCTETS: its header FIELDS ((NAME . VALUE),
-unfolded, not decoded), its content type (TYPE and SUBTYPE in lower
-case, PARAMETERS decoded), its DISPOSITION and DISPOSITION-PARAMETERS,
-its transfer ENCODING, where its body is (BODY-START, BODY-END), and
-its PARTS when it is a multipart."
-  octets
+(defstruct (entity (:constructor %make-entity) (:copier nil))
+  "A MIME entity read by the C reader and copied into Lisp: its header
+FIELDS ((NAME RAW . TEXT): RAW unfolded, TEXT also RFC 2047-decoded),
+its content TYPE and SUBTYPE (lower case), its CHARSET parameter, its
+DISPOSITION (lower case, or NIL), FILENAME, CONTENT-ID and transfer
+ENCODING, its BODY (transfer-decoded octets) and, for a text leaf, its
+TEXT (a string, line endings as on the wire), whether it is an
+ATTACHMENT (a leaf not part of the letter's text), its PARTS when it is
+a multipart, and the PROBLEMS the reader noted (strings)."
   fields
   (type "text")
   (subtype "plain")
-  parameters
+  charset
   disposition
-  disposition-parameters
+  filename
+  content-id
   (encoding "7bit")
-  body-start
-  body-end
-  parts)
+  body
+  text
+  attachment
+  parts
+  problems)
+
+(defun foreign-octets (function entity)
+  "The octets FUNCTION (%PO-ENTITY-BODY or %PO-ENTITY-TEXT) returns for
+the C ENTITY, a fresh vector, or NIL for a null pointer."
+  (cffi:with-foreign-object (len :size)
+    (let ((pointer (funcall function entity len)))
+      (unless (cffi:null-pointer-p pointer)
+        (let ((octets (make-array (cffi:mem-ref len :size)
+                                  :element-type '(unsigned-byte 8))))
+          (copy-from-foreign pointer 0 (length octets) octets 0)
+          octets)))))
+
+(defun entity-from-c (pointer)
+  "A Lisp ENTITY holding everything of the C entity at POINTER and its
+children."
+  (let* ((type (%po-entity-type pointer))
+         (slash (position #\/ type))
+         (text (foreign-octets #'%po-entity-text pointer)))
+    (%make-entity
+     :fields (loop for i below (%po-entity-header-count pointer)
+                   collect (list* (%po-entity-header-name pointer i)
+                                  (%po-entity-header-raw pointer i)
+                                  (%po-entity-header-text pointer i)))
+     :type (subseq type 0 slash)
+     :subtype (subseq type (1+ slash))
+     :charset (%po-entity-param pointer "charset")
+     :disposition (%po-entity-disposition pointer)
+     :filename (%po-entity-filename pointer)
+     :content-id (%po-entity-content-id pointer)
+     :encoding (%po-entity-encoding pointer)
+     :body (foreign-octets #'%po-entity-body pointer)
+     :text (and text (decode-utf8 text))
+     :attachment (= 1 (%po-entity-is-attachment pointer))
+     :parts (loop for i below (%po-entity-part-count pointer)
+                  collect (entity-from-c (%po-entity-part pointer i)))
+     :problems (loop for i below (%po-entity-problem-count pointer)
+                     collect (%po-entity-problem pointer i)))))
+
+(defun parse-entity (octets)
+  "Reads the letter (or any MIME entity) in the octet vector OCTETS with
+the C reader and returns it as an ENTITY."
+  (call-with-octets-pointer
+   octets
+   (lambda (pointer length)
+     (cffi:with-foreign-object (out :pointer)
+       (check-status (%po-entity-parse pointer length out))
+       (let ((root (cffi:mem-ref out :pointer)))
+         (unwind-protect (entity-from-c root)
+           (%po-entity-free root)))))))
+
+(defun source-message-id (source)
+  "The Message-ID field of the header block SOURCE handed to C (made
+with :SNIFF-HEADER), a string such as \"<x@y.example>\", or NIL."
+  (let ((header (source-header source)))
+    (and header
+         (plusp (length header))
+         (let ((value (entity-field-text (parse-entity (coerce header 'octets))
+                                         "Message-ID")))
+           (and value (non-empty (string-trim '(#\Space #\Tab) value)))))))
 
 (defun entity-field (entity name)
-  "The value of the first field NAME (any case) of ENTITY, or NIL."
-  (cdr (assoc name (entity-fields entity) :test #'string-equal)))
+  "The raw value of the first field NAME (any case) of ENTITY, or NIL."
+  (cadr (assoc name (entity-fields entity) :test #'string-equal)))
 
-(defun entity-parameter (entity name)
-  "The Content-Type parameter NAME of ENTITY, or NIL."
-  (cdr (assoc name (entity-parameters entity) :test #'string-equal)))
-
-(defun line-break-before (octets index start)
-  "The index where the line break that ends just before INDEX begins
-\(CRLF or LF), not before START."
-  (cond ((and (>= (- index 2) start)
-              (= (aref octets (- index 1)) 10)
-              (= (aref octets (- index 2)) 13))
-         (- index 2))
-        ((and (>= (- index 1) start)
-              (= (aref octets (- index 1)) 10))
-         (- index 1))
-        (t index)))
-
-(defun multipart-bodies (octets start end boundary)
-  "The (START . END) of each body part of the multipart body in OCTETS
-between START and END with the delimiter BOUNDARY (RFC 2046 5.1.1: the
-line break before a delimiter belongs to it; the preamble and the
-epilogue are left out)."
-  (let ((dash (concatenate 'octets #(45 45) (string-to-utf8 boundary)))
-        (bodies '())
-        (open nil))
-    (loop with position = start
-          for found = (octets-search dash octets position end)
-          while found
-          do (let ((after (+ found (length dash))))
-               (if (or (= found start) (= (aref octets (1- found)) 10))
-                   (let* ((close (and (<= (+ after 2) end)
-                                      (= (aref octets after) 45)
-                                      (= (aref octets (1+ after)) 45)))
-                          (lf (position 10 octets :start after :end end))
-                          (next (if lf (1+ lf) end)))
-                     (when open
-                       (push (cons open (line-break-before octets found open))
-                             bodies))
-                     (when close
-                       (setf open nil)
-                       (loop-finish))
-                     (setf open next
-                           position next))
-                   (setf position after))))
-    (when (and open (< open end))
-      (push (cons open end) bodies))
-    (nreverse bodies)))
-
-(defun parse-entity (octets &key (start 0) (end (length octets)) (depth 0))
-  "Reads the MIME entity in OCTETS between START and END, with its
-subparts if it is a multipart (to a depth of 50).  Returns an ENTITY."
-  (multiple-value-bind (header-end body-start) (header-end octets start end)
-    (let* ((fields (parse-header-fields octets start header-end))
-           (entity (%make-entity :octets octets :fields fields
-                                 :body-start body-start :body-end end)))
-      (flet ((field (name)
-               (cdr (assoc name fields :test #'string-equal))))
-        (let ((content-type (field "Content-Type")))
-          (when content-type
-            (multiple-value-bind (main parameters)
-                (parse-structured content-type)
-              (let ((slash (position #\/ main)))
-                (when (and slash (plusp slash) (< (1+ slash) (length main)))
-                  (setf (entity-type entity) (subseq main 0 slash)
-                        (entity-subtype entity) (subseq main (1+ slash)))))
-              (setf (entity-parameters entity) parameters))))
-        (let ((disposition (field "Content-Disposition")))
-          (when disposition
-            (multiple-value-bind (main parameters)
-                (parse-structured disposition)
-              (setf (entity-disposition entity) main
-                    (entity-disposition-parameters entity) parameters))))
-        (let ((encoding (field "Content-Transfer-Encoding")))
-          (when encoding
-            (setf (entity-encoding entity)
-                  (string-downcase (string-trim '(#\Space #\Tab)
-                                                encoding))))))
-      (let ((boundary (entity-parameter entity "boundary")))
-        (when (and (string= (entity-type entity) "multipart")
-                   boundary (plusp (length boundary))
-                   (< depth 50))
-          (setf (entity-parts entity)
-                (loop for (part-start . part-end)
-                        in (multipart-bodies octets body-start end boundary)
-                      collect (parse-entity octets :start part-start
-                                                   :end part-end
-                                                   :depth (1+ depth))))))
-      entity)))
+(defun entity-field-text (entity name)
+  "The decoded value of the first field NAME (any case) of ENTITY, or
+NIL."
+  (cddr (assoc name (entity-fields entity) :test #'string-equal)))
 
 (defun entity-content-type (entity)
   "\"type/subtype\" of ENTITY, in lower case."
   (format nil "~a/~a" (entity-type entity) (entity-subtype entity)))
-
-(defun entity-body-octets (entity)
-  "The body of the leaf ENTITY, transfer-decoded."
-  (let ((octets (entity-octets entity))
-        (start (entity-body-start entity))
-        (end (entity-body-end entity)))
-    (cond ((string= (entity-encoding entity) "base64")
-           (base64-decode octets :start start :end end))
-          ((string= (entity-encoding entity) "quoted-printable")
-           (qp-decode octets :start start :end end))
-          (t (coerce (subseq octets start end) 'octets)))))
 
 (defun crlf-to-newline (string)
   "STRING with each CRLF replaced by a #\\Newline."
@@ -641,36 +168,24 @@ subparts if it is a multipart (to a depth of 50).  Returns an ENTITY."
                               (incf i))))))
       string))
 
-(defun entity-text (entity)
-  "The body of the text ENTITY as a string: transfer-decoded, decoded
+(defun entity-string (entity)
+  "The text of the text ENTITY as a string: transfer-decoded, decoded
 from its charset, CRLF turned into #\\Newline."
-  (crlf-to-newline (decode-charset (entity-body-octets entity)
-                                   (entity-parameter entity "charset"))))
+  (crlf-to-newline (or (entity-text entity) "")))
 
 (defun entity-leaves (entity)
-  "The leaf entities of ENTITY, depth first, in order."
+  "The leaf entities of ENTITY, depth first, in order (a multipart whose
+parts could not be found is none)."
   (if (entity-parts entity)
       (mapcan #'entity-leaves (entity-parts entity))
       (if (string= (entity-type entity) "multipart")
           nil
           (list entity))))
 
-(defun entity-filename (entity)
-  "The file name of ENTITY: the Content-Disposition filename (RFC 2231
-filename* preferred, else the RFC 2047-decoded filename), else the
-Content-Type name, else NIL."
-  (let ((name (or (cdr (assoc "filename"
-                              (entity-disposition-parameters entity)
-                              :test #'string=))
-                  (entity-parameter entity "name"))))
-    (and name (plusp (length name)) name)))
-
 (defun body-text-entity-p (entity)
   "True if the leaf ENTITY is part of the letter's text rather than an
 attachment: text/*, not Content-Disposition attachment, no file name."
-  (and (string= (entity-type entity) "text")
-       (not (equal (entity-disposition entity) "attachment"))
-       (null (entity-filename entity))))
+  (not (entity-attachment entity)))
 
 ;;; ------------------------------------------------------------------
 ;;; Captured letters
@@ -719,8 +234,8 @@ Bcc header.")
   "Returns the header fields of the captured LETTER (its top level) as
 a list of (NAME . VALUE) in order, each VALUE unfolded and with its
 RFC 2047 encoded words decoded."
-  (loop for (name . value) in (entity-fields (letter-entity letter))
-        collect (cons name (decode-header-text value))))
+  (loop for (name nil . text) in (entity-fields (letter-entity letter))
+        collect (cons name text)))
 
 (defun captured-letter-header (letter name)
   "Returns the value of the header field NAME (a string, any case) of
@@ -728,8 +243,7 @@ the captured LETTER: unfolded and with its RFC 2047 encoded words
 decoded, so a Subject reads as it was given and a From as
 \"Jörg Müller <joerg@example.com>\".  Returns NIL if there is no such
 field; the first one if there are several."
-  (let ((value (entity-field (letter-entity letter) name)))
-    (and value (decode-header-text value))))
+  (entity-field-text (letter-entity letter) name))
 
 (defun captured-letter-message-id (letter)
   "Returns the Message-ID of the captured LETTER as a string such as
@@ -744,7 +258,7 @@ NIL."
                            (and (body-text-entity-p entity)
                                 (string= (entity-subtype entity) subtype)))
                          (entity-leaves (letter-entity letter)))))
-    (and entity (entity-text entity))))
+    (and entity (entity-string entity))))
 
 (defun captured-letter-text (letter)
   "Returns the text of the captured LETTER: its first text/plain part
@@ -775,7 +289,7 @@ endings it had on the wire."
         unless (body-text-entity-p entity)
           collect (list (entity-filename entity)
                         (entity-content-type entity)
-                        (entity-body-octets entity))))
+                        (entity-body entity))))
 
 ;;; ------------------------------------------------------------------
 ;;; Rendering a C letter for the capture and file transports
@@ -940,7 +454,8 @@ the same errors, then rendered by the C library exactly as it would go
 over SMTP and recorded in VAR.  (CAPTURED-LETTERS VAR) returns the
 letters so far, in send order; read them with CAPTURED-LETTER-FROM,
 -RECIPIENTS, -OCTETS, -MESSAGE-ID, -HEADER, -HEADERS, -TEXT, -HTML and
--ATTACHMENTS.  SEND-LETTER returns T, the Message-ID and NIL.
+-ATTACHMENTS.  SEND-LETTER returns the Message-ID, and
+*SMTP-LAST-REPLY* is set to NIL.
 
 Threads: letters sent from other threads during BODY are captured too.
 A send goes to the innermost active capture opened by the sending
@@ -958,9 +473,11 @@ worker threads go to the most recently opened capture."
                                (directory designator)))
   "The (:FILE . \"dir/\") mail server: letters are written as files
 into DIRECTORY (a directory pathname).  DESIGNATOR is what the caller
-gave."
+gave; LAST-REPLY the native name of the last .eml file written through
+this object (see SMTP-CONNECTION-LAST-REPLY)."
   directory
-  designator)
+  designator
+  (last-reply nil))
 
 (defmethod print-object ((transport file-transport) stream)
   (print-unreadable-object (transport stream :type t)

@@ -33,7 +33,9 @@
 ;;; try for the failure at hand (CONDITION-HINTS).  Also here: the
 ;;; functions named after the restarts SEND-LETTER and SEND-SMTP
 ;;; establish (RETRY-SEND, CONTINUE-WITHOUT-REFUSED-RECIPIENTS,
-;;; USE-MAIL-SERVER), which invoke them as CONTINUE invokes CONTINUE.
+;;; USE-MAIL-SERVER, and the insecure CONTINUE-WITHOUT-TLS and
+;;; CONTINUE-WITHOUT-VERIFICATION), which invoke them as CONTINUE
+;;; invokes CONTINUE.
 
 (in-package :net.post-office)
 
@@ -41,6 +43,43 @@
   ()
   (:documentation "Superclass of every condition signalled by the smtp
 system."))
+
+(defun unsafe-char-p (char)
+  "True if CHAR, printed to a terminal, could act on it or change how the
+text around it shows: a control character other than tab and newline
+\(C0, DEL and C1: CSI is U+009B), a bidirectional control, a line or
+paragraph separator."
+  (let ((code (char-code char)))
+    (or (and (< code 32) (/= code 9) (/= code 10))
+        (<= 127 code 159)
+        (= code #x61c) (= code #x200e) (= code #x200f)
+        (<= #x2028 code #x202e)
+        (<= #x2066 code #x2069))))
+
+(defun printable-text (string)
+  "STRING with every character UNSAFE-CHAR-P finds written as \\xHH (up
+to U+00FF) or \\u{HHHH}, so that text a server or a program sent can be
+printed: an escape sequence in a reply must not reach the terminal of a
+REPL or a log viewer.  Returns STRING itself when it needs nothing."
+  (if (notany #'unsafe-char-p string)
+      string
+      (with-output-to-string (out)
+        (loop for char across string
+              do (if (unsafe-char-p char)
+                     (if (< (char-code char) 256)
+                         (format out "\\x~2,'0X" (char-code char))
+                         (format out "\\u{~4,'0X}" (char-code char)))
+                     (write-char char out))))))
+
+(defun report-message (condition stream)
+  "Prints the format control and arguments of CONDITION to STREAM through
+PRINTABLE-TEXT: the text of a server or a program is in it, shown
+safely, while the readers keep it as it came."
+  (write-string (printable-text
+                 (format nil "~?"
+                         (simple-condition-format-control condition)
+                         (simple-condition-format-arguments condition)))
+                stream))
 
 (define-condition smtp-error (smtp-condition simple-error)
   ((status :initarg :status
@@ -65,9 +104,7 @@ system."))
                     :initform nil
                     :reader smtp-error-outcome-unknown))
   (:report (lambda (condition stream)
-             (format stream "~?"
-                     (simple-condition-format-control condition)
-                     (simple-condition-format-arguments condition))
+             (report-message condition stream)
              (report-hints condition stream)))
   (:documentation "All errors signalled by the smtp system are of this
 type.  It is a SIMPLE-ERROR, like the errors Allegro CL signals, whose
@@ -237,6 +274,7 @@ server could not be run at all (not found, not executable)."))
 
 (define-condition smtp-warning (smtp-condition simple-warning)
   ()
+  (:report report-message)
   (:documentation "Superclass of the warnings signalled by the smtp
 system.  They do not stop a send."))
 
@@ -334,7 +372,12 @@ client certificate.  Port 465 takes :ssl t, port 587 :starttls t.")))
 servers offer STARTTLS on 587; on 465 use :ssl t instead).  :starttls
 :try sends in clear text when STARTTLS is missing, credentials
 included: an insecure opt-in, only for a server on a network you
-trust."))
+trust.  At the REPL the restart CONTINUE-WITHOUT-TLS sends this one
+letter that way; code never takes it by itself."))
+          (:ecert
+           (hint "At the REPL the restart CONTINUE-WITHOUT-VERIFICATION
+sends this one letter without checking the certificate, as :verify nil
+does (insecure); code never takes it by itself."))
           (:eauth
            (hint "The server refused the credentials.  Check LOGIN and
 PASSWORD (many providers want an app password, or OAuth: :oauth-token
@@ -460,6 +503,34 @@ with the restart offered again.  Not offered when the letter reads a
 stream, which cannot be read twice."
   (let ((restart (find-restart 'continue-without-refused-recipients
                                condition)))
+    (when restart
+      (invoke-restart restart))))
+
+(defun continue-without-tls (&optional condition)
+  "Invokes the restart CONTINUE-WITHOUT-TLS if it is active (for
+CONDITION, when one is given); returns NIL otherwise.  SEND-LETTER,
+SEND-SMTP and SEND-SMTP-AUTH offer it when :STARTTLS T failed because
+the server offers no STARTTLS (an SMTP-TLS-ERROR with status
+:ESTARTTLS): it sends the letter again as :STARTTLS :TRY would, in
+clear text, credentials included.  The failure itself stays closed:
+nothing is sent unless someone invokes the restart, which the library
+never does; it is meant for a user at the REPL porting old code who
+decides knowingly.  Not offered for a connection of WITH-SMTP-CONNECTION
+\(give :STARTTLS :TRY to it), nor when the letter reads a stream."
+  (let ((restart (find-restart 'continue-without-tls condition)))
+    (when restart
+      (invoke-restart restart))))
+
+(defun continue-without-verification (&optional condition)
+  "Invokes the restart CONTINUE-WITHOUT-VERIFICATION if it is active
+\(for CONDITION, when one is given); returns NIL otherwise.  SEND-LETTER,
+SEND-SMTP and SEND-SMTP-AUTH offer it when the server's certificate was
+not trusted (an SMTP-TLS-ERROR with status :ECERT): it sends the letter
+again without verifying the certificate, as :VERIFY NIL would.  Like
+CONTINUE-WITHOUT-TLS, never invoked by the library itself; not offered
+for a connection of WITH-SMTP-CONNECTION, nor when the letter reads a
+stream."
+  (let ((restart (find-restart 'continue-without-verification condition)))
     (when restart
       (invoke-restart restart))))
 

@@ -187,6 +187,14 @@ octets.  A NULL pointer becomes NIL."))
   (part :pointer) (name c-string) (value c-string))
 (cffi:defcfun ("po_part_set_boundary" %po-part-set-boundary) :int
   (part :pointer) (boundary c-string))
+(cffi:defcfun ("po_part_set_generated_boundary"
+               %po-part-set-generated-boundary) :int
+  (part :pointer) (boundary c-string))
+(cffi:defcfun ("po_boundary_new" %po-boundary-new) :int
+  (out :pointer) (size :size))
+
+(defconstant +boundary-size+ 44 "PO_BOUNDARY_SIZE")
+(defconstant +max-depth+ 100 "PO_MAX_DEPTH")
 (cffi:defcfun ("po_part_boundary" %po-part-boundary) borrowed-string
   (part :pointer))
 (cffi:defcfun ("po_mime_type_for_name" %po-mime-type-for-name)
@@ -204,6 +212,8 @@ octets.  A NULL pointer becomes NIL."))
 (cffi:defcfun ("po_letter_free" %po-letter-free) :void (letter :pointer))
 (cffi:defcfun ("po_letter_set_from" %po-letter-set-from) :int
   (letter :pointer) (address c-string))
+(cffi:defcfun ("po_letter_set_null_sender" %po-letter-set-null-sender) :int
+  (letter :pointer))
 (cffi:defcfun ("po_letter_add_to" %po-letter-add-to) :int
   (letter :pointer) (address c-string))
 (cffi:defcfun ("po_letter_add_cc" %po-letter-add-cc) :int
@@ -231,6 +241,9 @@ octets.  A NULL pointer becomes NIL."))
   (letter :pointer))
 (cffi:defcfun ("po_letter_recipient" %po-letter-recipient) borrowed-string
   (letter :pointer) (i :size))
+(cffi:defcfun ("po_letter_remove_recipient" %po-letter-remove-recipient)
+    :size
+  (letter :pointer) (address c-string))
 
 ;;; ------------------------------------------------------------------
 ;;; Rendering
@@ -355,6 +368,7 @@ octets.  A NULL pointer becomes NIL."))
 (cffi:defcfun ("po_program_free" %po-program-free) :void (program :pointer))
 (cffi:defcfun ("po_program_set_timeout" %po-program-set-timeout) :int
   (program :pointer) (ms :long))
+(cffi:defcfun ("po_program_kill" %po-program-kill) :int (program :pointer))
 (cffi:defcfun ("po_program_send" %po-program-send) :int
   (program :pointer) (letter :pointer))
 (cffi:defcfun ("po_program_exit_status" %po-program-exit-status) :int
@@ -365,6 +379,80 @@ octets.  A NULL pointer becomes NIL."))
   (program :pointer) (len-out :pointer))
 (cffi:defcfun ("po_program_errmsg" %po-program-errmsg) borrowed-string
   (program :pointer))
+
+;;; ------------------------------------------------------------------
+;;; Reading letters
+
+(cffi:defcfun ("po_entity_parse" %po-entity-parse) :int
+  (octets :pointer) (len :size) (entity-out :pointer))
+(cffi:defcfun ("po_entity_free" %po-entity-free) :void (root :pointer))
+(cffi:defcfun ("po_entity_part_count" %po-entity-part-count) :size
+  (entity :pointer))
+(cffi:defcfun ("po_entity_part" %po-entity-part) :pointer
+  (entity :pointer) (i :size))
+(cffi:defcfun ("po_entity_header_count" %po-entity-header-count) :size
+  (entity :pointer))
+(cffi:defcfun ("po_entity_header_name" %po-entity-header-name)
+    borrowed-string
+  (entity :pointer) (i :size))
+(cffi:defcfun ("po_entity_header_raw" %po-entity-header-raw) borrowed-string
+  (entity :pointer) (i :size))
+(cffi:defcfun ("po_entity_header_text" %po-entity-header-text)
+    borrowed-string
+  (entity :pointer) (i :size))
+(cffi:defcfun ("po_entity_header" %po-entity-header) borrowed-string
+  (entity :pointer) (name c-string))
+(cffi:defcfun ("po_entity_type" %po-entity-type) borrowed-string
+  (entity :pointer))
+(cffi:defcfun ("po_entity_param" %po-entity-param) borrowed-string
+  (entity :pointer) (name c-string))
+(cffi:defcfun ("po_entity_disposition" %po-entity-disposition)
+    borrowed-string
+  (entity :pointer))
+(cffi:defcfun ("po_entity_disposition_param" %po-entity-disposition-param)
+    borrowed-string
+  (entity :pointer) (name c-string))
+(cffi:defcfun ("po_entity_filename" %po-entity-filename) borrowed-string
+  (entity :pointer))
+(cffi:defcfun ("po_entity_content_id" %po-entity-content-id) borrowed-string
+  (entity :pointer))
+(cffi:defcfun ("po_entity_encoding" %po-entity-encoding) borrowed-string
+  (entity :pointer))
+(cffi:defcfun ("po_entity_body" %po-entity-body) :pointer
+  (entity :pointer) (len-out :pointer))
+(cffi:defcfun ("po_entity_text" %po-entity-text) :pointer
+  (entity :pointer) (len-out :pointer))
+(cffi:defcfun ("po_entity_is_attachment" %po-entity-is-attachment) :int
+  (entity :pointer))
+(cffi:defcfun ("po_entity_problem_count" %po-entity-problem-count) :size
+  (entity :pointer))
+(cffi:defcfun ("po_entity_problem" %po-entity-problem) borrowed-string
+  (entity :pointer) (i :size))
+(cffi:defcfun ("po_decode_header" %po-decode-header) :int
+  (text :pointer) (len :size) (text-out :pointer))
+(cffi:defcfun ("po_free" %po-free) :void (pointer :pointer))
+
+;;; ------------------------------------------------------------------
+;;; Previewing letters
+
+(cffi:defcfun ("po_preview_new" %po-preview-new) :pointer)
+(cffi:defcfun ("po_preview_free" %po-preview-free) :void (preview :pointer))
+(cffi:defcfun ("po_preview_set_envelope_from" %po-preview-set-envelope-from)
+    :int
+  (preview :pointer) (address c-string))
+(cffi:defcfun ("po_preview_add_recipient" %po-preview-add-recipient) :int
+  (preview :pointer) (address c-string))
+(cffi:defcfun ("po_preview_read_envelope" %po-preview-read-envelope) :int
+  (preview :pointer) (text :pointer) (len :size))
+(cffi:defcfun ("po_preview_set_directory" %po-preview-set-directory) :int
+  (preview :pointer) (directory file-name))
+(cffi:defcfun ("po_preview_write" %po-preview-write) :int
+  (preview :pointer) (octets :pointer) (len :size))
+(cffi:defcfun ("po_preview_write_file" %po-preview-write-file) :int
+  (preview :pointer) (path file-name))
+(cffi:defcfun ("po_preview_path" %po-preview-path) :pointer
+  (preview :pointer))
+(cffi:defcfun ("po_preview_open" %po-preview-open) :int (path :pointer))
 
 ;;; libc, for moving octets into C buffers quickly.
 (cffi:defcfun ("memcpy" %memcpy) :pointer
@@ -511,11 +599,12 @@ CODE (an integer or NIL), in CONTEXT (:SMTP, :PROGRAM or NIL)."
                  (t (floor code 100)))))
     (case name
       ((:eaddress :eheader :etoolong :eutf8 :efilename :econtenttype
-        :eencoding :eboundary :enobody :enosender :enorcpt :einval)
+        :eencoding :eboundary :enobody :enosender :enorcpt :einval
+        :edepth :eenvelope)
        'smtp-argument-error)
       ((:enoent :eacces :eisdir)
        'smtp-file-error)
-      ((:eio :ereader :eline)
+      ((:eio :ereader :eline :ebadoctet :echanged)
        'smtp-input-error)
       ((:edns :econnect :econnlost :eprotocol :etransport)
        'smtp-connection-error)

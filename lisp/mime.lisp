@@ -32,7 +32,11 @@
    (source :initform nil :accessor source)
    (file-name :initform nil :accessor source-file-name)
    (disposition :initform nil :accessor disposition)
-   (disposition-name :initform nil :accessor disposition-name))
+   (disposition-name :initform nil :accessor disposition-name)
+   ;; the boundary MAKE-MIME-PART drew: while MIME-PART-BOUNDARY is still
+   ;; this one, the library may replace it in a letter whose content
+   ;; holds it (it is no boundary the caller chose)
+   (generated-boundary :initform nil :accessor generated-boundary))
   (:documentation "A MIME part made by MAKE-MIME-PART, for SEND-LETTER
 and MIME-PART-WRITER.  Its accessors MIME-PART-TYPE, -SUBTYPE,
 -PARAMETERS, -ID, -DESCRIPTION, -ENCODING, -HEADERS, -PARTS and
@@ -59,15 +63,31 @@ NIL for the library's choice; setf-able."
       (documentation 'mime-part-headers 'function)
       "The part's extra header fields, an alist of (NAME . VALUE);
 setf-able.  On the top part of a letter, From, To, Cc, Subject and
-Reply-To given here replace those SEND-LETTER would make."
+Reply-To given here replace those SEND-LETTER would make.  The part's
+own Content-* fields replace those the library makes, so that no part
+ever has two of one name: a Content-Type sets the part's type, charset
+and parameters (and a multipart's boundary, which is then fixed); a
+Content-Transfer-Encoding is the encoding applied, and the send signals
+an error when the content does not fit it (7bit with octets over 127,
+a line over 998 octets or a lone \".\" line); Content-Disposition,
+Content-ID and Content-Description are written as given.  Two Content-*
+fields of one name, or a Bcc field (which would show the blind copies
+to every recipient), are errors."
       (documentation 'mime-part-parts 'function)
       "The subparts of a multipart part, a list; setf-able."
       (documentation 'mime-part-boundary 'function)
-      "The boundary of a multipart part, made when the part was made;
-setf-able.  Setting it does not change the \"boundary\" entry of
-MIME-PART-PARAMETERS (as in Allegro), but the output uses this value
-for both the delimiters and the Content-Type parameter, so the letter
-stays valid.")
+      "The boundary of a multipart part, made when the part was made
+\(from the operating system's random source); setf-able.  Setting it
+does not change the \"boundary\" entry of MIME-PART-PARAMETERS (as in
+Allegro), but the output uses this value for both the delimiters and
+the Content-Type parameter, so the letter stays valid.  A boundary that
+some content of the letter holds on a line of its own would let that
+content pass for a part: a boundary made by MAKE-MIME-PART is then
+replaced in that letter by a fresh one (the part is not changed); one
+set by the caller (with SETF, or in a Content-Type of MIME-PART-HEADERS)
+is kept, and the content goes quoted-printable instead, or, when its
+Content-Transfer-Encoding was fixed in MIME-PART-HEADERS too, the send
+signals an SMTP-ARGUMENT-ERROR.")
 
 (defun mime-part-p (thing)
   "Returns true if THING is a MIME part."
@@ -243,20 +263,15 @@ supported." external-format))
 ;;; ------------------------------------------------------------------
 ;;; MAKE-MIME-PART
 
-(defvar *random-lock* (make-lock "MIME boundary random state")
-  "The lock protecting *BOUNDARY-RANDOM-STATE*.")
-
 (defun generate-boundary ()
   "A fresh boundary of Allegro's shape: \"----------_\" and 32
 characters drawn from \"01234567890abcdef\" by an index from 0 to 15
-\(so only 0-9 and a-e occur)."
-  (let ((alphabet "01234567890abcdef"))
-    (with-lock (*random-lock*)
-      (with-output-to-string (out)
-        (write-string "----------_" out)
-        (dotimes (i 32)
-          (write-char (char alphabet (random 16 *boundary-random-state*))
-                      out))))))
+\(so only 0-9 and a-e occur).  The randomness comes from the operating
+system at each call (the C library's po_boundary_new, over getrandom),
+never from a Lisp random state, which a saved image would repeat in
+every run."
+  (cffi:with-foreign-pointer-as-string (out +boundary-size+)
+    (check-status (%po-boundary-new out +boundary-size+))))
 
 (defun base-name (file-name)
   "The last component of the file name FILE-NAME (a string), or NIL if
@@ -403,13 +418,16 @@ its front.  ATTACHMENTP defaults to true for FILE parts: the part gets
 Content-Disposition attachment with the filename NAME, else the file's
 base name.  A part that is neither text nor multipart nor an attachment
 gets Content-Disposition inline (with NAME if given).  HEADERS is an alist of extra header fields (NAME .
-VALUE); ID and DESCRIPTION give Content-ID and Content-Description.  A
-multipart gets its random boundary now."
+VALUE), whose Content-* fields replace the library's (see
+MIME-PART-HEADERS); ID and DESCRIPTION give Content-ID and
+Content-Description.  A multipart gets its random boundary now, from the
+operating system's random source.  Parts nest at most 100 levels deep."
   (when (and text file)
     (smtp-argument-error "Only one of :text or :file may be specified."))
   (when (and text (null end))
     (setf end (length text)))
   (let ((part (make-instance 'mime-part-constructed))
+        (text-argument text)
         (file-path (cond ((streamp file)
                           (ignore-errors (file-name-string
                                           (pathname file))))
@@ -483,7 +501,8 @@ non-multipart parts (content-type ~s)." content-type))
            (unless attachmentp-p
              (setf attachmentp t)))
           (t
-           (setf (source-type part) :usb8
+           ;; :TEXT for a string: canonical CRLF text (see MAKE-C-LEAF)
+           (setf (source-type part) (if (stringp text-argument) :text :usb8)
                  (source part) text)))
     (when (and (not textp) (not attachmentp) (not multipart))
       (setf (disposition part) "inline"))
@@ -495,7 +514,8 @@ non-multipart parts (content-type ~s)." content-type))
       (setf (disposition-name part) name))
     (when multipart
       (let ((boundary (generate-boundary)))
-        (setf (mime-part-boundary part) boundary)
+        (setf (mime-part-boundary part) boundary
+              (generated-boundary part) boundary)
         (push (cons "boundary" boundary) (mime-part-parameters part))))
     (setf (mime-part-parts part) subparts)
     part))
@@ -598,11 +618,13 @@ vector OCTETS, valid during the call, and their length."
   ;; where C opens every file (all but ECL), the Lisp branch is dead
   (declare #+sbcl (sb-ext:muffle-conditions sb-ext:compiler-note))
   (ecase (source-type part)
-    (:usb8
+    ((:usb8 :text)
+     ;; text from a string is canonical (CRLF) even in base64; octets
+     ;; stay byte for byte
      (call-with-octets-pointer
       (or (source part) (make-array 0 :element-type '(unsigned-byte 8)))
       (lambda (pointer length)
-        (check-pointer (if textp
+        (check-pointer (if (and textp (eq (source-type part) :text))
                            (%po-part-new-text pointer length charset)
                            (%po-part-new-bytes pointer length))
                        "a part"))))
@@ -632,7 +654,8 @@ vector OCTETS, valid during the call, and their length."
          (smtp-argument-error "~s is not an open input stream." stream))
        (check-pointer (%po-part-new-reader
                        (cffi:callback read-callback)
-                       (scope-register scope (make-source (list stream))))
+                       (scope-register scope (make-source (list stream)
+                                                          :crlf textp)))
                       "a part")))))
 
 (defun build-c-part (part scope &optional extra-subparts ancestors)
@@ -640,12 +663,16 @@ vector OCTETS, valid during the call, and their length."
 EXTRA-SUBPARTS appended to its subparts (the attachments of
 SEND-LETTER, so the caller's part is never modified).  Stream sources
 are registered in SCOPE for the read callback.  ANCESTORS are the parts
-above PART, to refuse cycles.  The caller frees the tree (or hands it
-to a letter, which then owns it)."
+above PART, to refuse cycles and trees deeper than the library takes
+\(+MAX-DEPTH+ levels), before the recursion could go deep.  The caller
+frees the tree (or hands it to a letter, which then owns it)."
   (unless (mime-part-constructed-p part)
     (smtp-argument-error "~s is not a mime-part-constructed." part))
   (when (member part ancestors)
     (smtp-argument-error "The MIME part ~s contains itself." part))
+  (when (>= (length ancestors) +max-depth+)
+    (smtp-argument-error "The MIME parts are nested more than ~d levels ~
+deep." +max-depth+))
   (let* ((type (text-of (mime-part-type part)))
          (multipart (equalp type "multipart"))
          (textp (or (equalp type "text")
@@ -696,16 +723,21 @@ to a letter, which then owns it)."
                                 c-part
                                 (text-of
                                  (mime-part-description part)))))
+               ;; before the headers: a Content-Type among them that
+               ;; names a boundary wins
+               (when (and multipart (mime-part-boundary part))
+                 (let ((boundary (text-of (mime-part-boundary part))))
+                   (check-status
+                    (if (equal boundary (generated-boundary part))
+                        (%po-part-set-generated-boundary c-part boundary)
+                        (%po-part-set-boundary c-part boundary)))))
+               ;; a Content-Type or Content-Transfer-Encoding here
+               ;; replaces the library's (and what was set above)
                (loop for (name . value) in (mime-part-headers part)
                      do (check-status (%po-part-add-header
                                        c-part (text-of name)
                                        (text-of value))))
                (when multipart
-                 (when (mime-part-boundary part)
-                   (check-status (%po-part-set-boundary
-                                  c-part
-                                  (text-of
-                                   (mime-part-boundary part)))))
                  (dolist (subpart (append (mime-part-parts part)
                                           extra-subparts))
                    (let ((child (build-c-part subpart scope nil

@@ -10,8 +10,8 @@
 ;;;
 ;;; POSTOFFICE is for new code: it uses NET.POST-OFFICE, re-exports
 ;;; Allegro's names, and exports our additions (WITH-SMTP-CONNECTION,
-;;; WITH-CAPTURED-LETTERS and its readers, the conditions and their
-;;; readers, the restarts, the special variables, RELOAD).  Our additions
+;;; WITH-CAPTURED-LETTERS and its readers, PREVIEW-LETTER, the conditions
+;;; and their readers, the restarts, the special variables, RELOAD).  Our additions
 ;;; are symbols of NET.POST-OFFICE (the implementation's package), made
 ;;; external in POSTOFFICE only.
 
@@ -47,8 +47,16 @@
   (:intern
    #:*libpostoffice-path*
    #:*smtp-debug*
+   #:*smtp-last-reply*
    #:*smtp-timeout*
+   #:*test-email-address-literals*
+   #:*test-email-address-server*
    #:reload
+   #:libpostoffice-build-error
+   #:libpostoffice-build-error-command
+   #:libpostoffice-build-error-missing
+   #:libpostoffice-build-error-output
+   #:smtp-connection-last-reply
    #:with-smtp-connection
    #:capture-mailbox
    #:captured-letter
@@ -63,7 +71,10 @@
    #:captured-letter-text
    #:captured-letters
    #:with-captured-letters
+   #:preview-letter
    #:continue-without-refused-recipients
+   #:continue-without-tls
+   #:continue-without-verification
    #:retry-send
    #:use-mail-server
    #:smtp-argument-error
@@ -103,8 +114,16 @@
    :net.post-office
    #:*libpostoffice-path*
    #:*smtp-debug*
+   #:*smtp-last-reply*
    #:*smtp-timeout*
+   #:*test-email-address-literals*
+   #:*test-email-address-server*
    #:reload
+   #:libpostoffice-build-error
+   #:libpostoffice-build-error-command
+   #:libpostoffice-build-error-missing
+   #:libpostoffice-build-error-output
+   #:smtp-connection-last-reply
    #:with-smtp-connection
    #:capture-mailbox
    #:captured-letter
@@ -119,7 +138,10 @@
    #:captured-letter-text
    #:captured-letters
    #:with-captured-letters
+   #:preview-letter
    #:continue-without-refused-recipients
+   #:continue-without-tls
+   #:continue-without-verification
    #:retry-send
    #:use-mail-server
    #:smtp-argument-error
@@ -179,8 +201,16 @@
    ;; ours
    #:*libpostoffice-path*
    #:*smtp-debug*
+   #:*smtp-last-reply*
    #:*smtp-timeout*
+   #:*test-email-address-literals*
+   #:*test-email-address-server*
    #:reload
+   #:libpostoffice-build-error
+   #:libpostoffice-build-error-command
+   #:libpostoffice-build-error-missing
+   #:libpostoffice-build-error-output
+   #:smtp-connection-last-reply
    #:with-smtp-connection
    ;; capturing letters (for test suites)
    #:capture-mailbox
@@ -196,8 +226,12 @@
    #:captured-letter-text
    #:captured-letters
    #:with-captured-letters
+   ;; previewing letters
+   #:preview-letter
    ;; restarts
    #:continue-without-refused-recipients
+   #:continue-without-tls
+   #:continue-without-verification
    #:retry-send
    #:use-mail-server
    ;; conditions

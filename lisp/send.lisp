@@ -9,7 +9,8 @@
 ;;; one call are closed (QUIT) and freed before it returns.
 ;;;
 ;;; A send runs inside the restarts RETRY-SEND,
-;;; CONTINUE-WITHOUT-REFUSED-RECIPIENTS and USE-MAIL-SERVER (see
+;;; CONTINUE-WITHOUT-REFUSED-RECIPIENTS, USE-MAIL-SERVER and the insecure
+;;; CONTINUE-WITHOUT-TLS and CONTINUE-WITHOUT-VERIFICATION (see
 ;;; CALL-WITH-SEND-RESTARTS).  They are established with RESTART-CASE
 ;;; around a function call, so no condition is associated with them and
 ;;; handlers see exactly the conditions they saw without them.  Every
@@ -36,7 +37,21 @@ a time uses it (a lock sees to that)."
   (open-p t)
   ;; set when a send on HANDLE never returned from C (see
   ;; CALL-ABANDONED-P): the handle is unusable, and is not freed
-  (abandoned nil))
+  (abandoned nil)
+  ;; the server's final reply to the last letter sent on it
+  (reply nil))
+
+(defun smtp-connection-last-reply (connection)
+  "Returns the outcome of the last letter sent through CONNECTION, a
+connection of WITH-SMTP-CONNECTION: the server's final reply to it as a
+string (\"250 2.0.0 Ok: queued as 4BXF1\"), or NIL if none was sent yet,
+the last send failed, or the letter was captured (WITH-CAPTURED-LETTERS).
+For a connection WITH-SMTP-CONNECTION made of a (:FILE ...) designator,
+the native name of the last .eml file written.  Like *SMTP-LAST-REPLY*,
+but private to the connection."
+  (etypecase connection
+    (smtp-connection (smtp-connection-reply connection))
+    (file-transport (file-transport-last-reply connection))))
 
 (defmethod print-object ((connection smtp-connection) stream)
   (print-unreadable-object (connection stream :type t :identity t)
@@ -365,7 +380,8 @@ by one thread at a time: other threads wait.  A stale connection (the
 server timed it out between letters) is replaced by a fresh one before
 the next letter.  With a (:FILE . \"dir/\") MAIL-SERVER, CONNECTION is
 bound to that file transport, so the same code can write files.
-Returns the values of BODY."
+\(SMTP-CONNECTION-LAST-REPLY CONNECTION) is the server's final reply to
+the last letter sent on it.  Returns the values of BODY."
   `(call-with-smtp-connection (lambda (,connection) ,@body)
                               ,mail-server ,login ,password))
 
@@ -395,7 +411,9 @@ contains a NUL character." arg))
       (cffi:foreign-free vector))))
 
 (defun deliver-program (server letter scope)
-  "Pipes LETTER to a run of SERVER's program.  Returns the Message-ID."
+  "Pipes LETTER to a run of SERVER's program, bounded by the
+designator's :TIMEOUT, else *SMTP-TIMEOUT*, else the library's default
+\(600 seconds).  Returns the Message-ID."
   (let ((program (check-pointer
                   (if (server-argv server)
                       (call-with-argv (server-argv server)
@@ -403,23 +421,38 @@ contains a NUL character." arg))
                       (%po-program-new-shell (server-command server)))
                   "a program handle")))
     (unwind-protect
-         (check-status (with-foreign-call (%po-program-send program letter))
-                       :program program :scope scope)
+         (let ((ms (timeout-ms (server-total-ms server))))
+           (when (plusp ms)
+             (%po-program-set-timeout program ms))
+           (check-status (with-foreign-call (%po-program-send program letter))
+                         :program program :scope scope))
+      ;; Left by a non-local exit through the C frames (an interrupt, a
+      ;; THROW out of a stream), the program would wait on its stdin and
+      ;; then see its end: kill it first, as C does on its own errors.
+      (%po-program-kill program)
       (%po-program-free program))
     (values (%po-letter-message-id letter) nil)))
 
 ;;; ------------------------------------------------------------------
 ;;; Letters
 
-(defun resolve-mail-server (designator)
+(defun resolve-mail-server (designator &optional attempt)
   "The connection or file transport DESIGNATOR, or DESIGNATOR normalised
-into a SERVER or a FILE-TRANSPORT."
+into a SERVER or a FILE-TRANSPORT.  The security ATTEMPT's insecure
+restarts gave up (see CONTINUE-WITHOUT-TLS) is given up in the SERVER."
   (cond ((or (smtp-connection-p designator)
              (file-transport-p designator))
          designator)
         ((file-designator-p designator)
          (parse-file-designator designator))
-        (t (parse-server designator))))
+        (t (let ((server (parse-server designator)))
+             (when attempt
+               (when (and (member :no-tls (attempt-insecure attempt))
+                          (= (server-security server) +tls-starttls+))
+                 (setf (server-security server) +tls-starttls-try+))
+               (when (member :no-verify (attempt-insecure attempt))
+                 (setf (server-verify server) nil)))
+             server))))
 
 (defun deliver (server letter login password scope)
   "Sends the C LETTER to SERVER (a SERVER structure, an SMTP-CONNECTION
@@ -428,19 +461,35 @@ active.  Returns the Message-ID and the final reply (for the file
 transport: the .eml file's name; when captured: NIL)."
   (when (smtp-connection-p server)
     (check-connection-usable server login password))
+  (note-reply server nil)
   (let ((mailbox (active-mailbox)))
-    (cond (mailbox
-           (values (capture-letter mailbox letter scope) nil))
-          ((file-transport-p server)
-           (deliver-file server letter scope))
-          ((smtp-connection-p server)
-           (apply-dsn (smtp-connection-server server) letter)
-           (deliver-on-connection server letter login password scope))
-          ((eq (server-kind server) :program)
-           (deliver-program server letter scope))
-          (t
-           (apply-dsn server letter)
-           (deliver-smtp server letter login password scope)))))
+    (multiple-value-bind (message-id reply)
+        (cond (mailbox
+               (values (capture-letter mailbox letter scope) nil))
+              ((file-transport-p server)
+               (deliver-file server letter scope))
+              ((smtp-connection-p server)
+               (apply-dsn (smtp-connection-server server) letter)
+               (deliver-on-connection server letter login password scope))
+              ((eq (server-kind server) :program)
+               (deliver-program server letter scope))
+              (t
+               (apply-dsn server letter)
+               (deliver-smtp server letter login password scope)))
+      (note-reply server reply)
+      (values message-id reply))))
+
+(defun note-reply (server reply)
+  "Records REPLY, the outcome of a send to SERVER, in *SMTP-LAST-REPLY*
+and, when SERVER is a connection or a file transport, in it (see
+SMTP-CONNECTION-LAST-REPLY)."
+  (setf *smtp-last-reply* reply)
+  (typecase server
+    (smtp-connection
+     (with-lock ((smtp-connection-lock server))
+       (setf (smtp-connection-reply server) reply)))
+    (file-transport
+     (setf (file-transport-last-reply server) reply))))
 
 (defun input-stream-or-lose (stream)
   "Returns STREAM if it is an open input stream, otherwise signals an
@@ -489,9 +538,15 @@ non-multipart/mixed messages (the message is ~a/~a)."
          message)
         (t
          (let ((part (cond ((stringp message)
-                            (make-mime-part :text message
-                                            :content-type content-type
-                                            :encoding encoding))
+                            ;; the caller's Content-Transfer-Encoding is
+                            ;; the one applied, or refused when the text
+                            ;; does not fit it: given to C as a header
+                            (make-mime-part
+                             :text message
+                             :content-type content-type
+                             :headers (and encoding
+                                           (list (cons "Content-Transfer-Encoding"
+                                                       encoding)))))
                            ((streamp message)
                             (input-stream-or-lose message)
                             (if (character-stream-p message)
@@ -531,9 +586,32 @@ streams, or mime-part-constructed, not ~s." attachment))))
       (%po-part-free c-part)
       (po-error status))))
 
+(defun null-sender-p (from)
+  "True if FROM, the sender argument, asks for the null reverse-path:
+\"\" or \"<>\" (white space around them ignored)."
+  (and (stringp from)
+       (member (string-trim '(#\Space #\Tab) from) '("" "<>")
+               :test #'string=)
+       t))
+
+(defun header-line-named-p (line name)
+  "True if the header LINE (\"Name: value\") is a field named NAME."
+  (let ((colon (position #\: line)))
+    (and colon (string-equal (string-right-trim '(#\Space #\Tab)
+                                                (subseq line 0 colon))
+                             name))))
+
 (defun add-envelope (letter from tos ccs bccs)
-  "Sets the sender FROM and the recipients of the C LETTER."
-  (check-status (%po-letter-set-from letter (text-of from)))
+  "Sets the sender FROM (\"\" or \"<>\": the null sender) and the
+recipients of the C LETTER.  Each recipient string may be an address
+list, which C parses."
+  (cond ((null from)
+         (smtp-argument-error "FROM must be an address, not NIL (\"\" ~
+asks for the null sender <>)."))
+        ((null-sender-p from)
+         (check-status (%po-letter-set-null-sender letter)))
+        (t
+         (check-status (%po-letter-set-from letter (text-of from)))))
   (dolist (to tos)
     (check-status (%po-letter-add-to letter to)))
   (dolist (cc ccs)
@@ -557,26 +635,30 @@ again (REPLAYABLE: no stream is read for it), how far the current try
 got (PHASE: :SERVER, :BUILD or :DELIVER), its C LETTER (valid while the
 try runs), the envelope recipients it had when a recipient was refused,
 the SMTP-ERROR it signalled, and the recipients DROPPED after
-refusals."
+refusals, and the security the insecure restarts gave up (INSECURE)."
   mail-server
   replayable
   (phase :server)
   (letter nil)
   (envelope '())
   (error nil)
-  (dropped '()))
+  (dropped '())
+  ;; what the user gave up at the REPL: :NO-TLS, :NO-VERIFY
+  (insecure '()))
 
 (defun replayable-p (thing &optional ancestors)
   "True if a letter made of THING (a message, an attachment, a MIME
 part, or a list of them) can be built and sent again: no stream is read
-for it."
+for it.  A tree deeper than the library takes (which BUILD-C-PART
+refuses) is not followed down: the recursion stays shallow."
   (typecase thing
     (stream nil)
-    (cons (and (replayable-p (car thing) ancestors)
-               (replayable-p (cdr thing) ancestors)))
+    (cons (every (lambda (item) (replayable-p item ancestors))
+                 (if (null (cdr (last thing))) thing (list thing))))
     (mime-part-constructed
      (or (member thing ancestors)
          (and (not (eq (source-type thing) :stream))
+              (< (length ancestors) +max-depth+)
               (replayable-p (mime-part-parts thing)
                             (cons thing ancestors)))))
     (t t)))
@@ -622,7 +704,18 @@ where trying again can help (see the restart functions' documentation)."
                  (typep error 'smtp-recipient-error)
                  (refused-addresses error)
                  (remaining-recipients attempt error)
-                 t))))))
+                 t))
+           ;; only for a designator the next try can change (not a
+           ;; connection of WITH-SMTP-CONNECTION)
+           (continue-without-tls
+            (and (eq phase :deliver) replayable
+                 (eq (smtp-error-status error) :estarttls)
+                 (not (smtp-connection-p (attempt-mail-server attempt)))))
+           (continue-without-verification
+            (and (eq phase :deliver) replayable
+                 (eq (smtp-error-status error) :ecert)
+                 (not (smtp-connection-p
+                       (attempt-mail-server attempt)))))))))
 
 (defun read-mail-server ()
   "Asks on *QUERY-IO* for a mail server designator, reads and evaluates
@@ -635,11 +728,14 @@ USE-MAIL-SERVER."
 
 (defun call-with-send-restarts (mail-server replayable function)
   "Calls FUNCTION with an ATTEMPT for MAIL-SERVER inside the restarts
-RETRY-SEND, CONTINUE-WITHOUT-REFUSED-RECIPIENTS and USE-MAIL-SERVER,
+RETRY-SEND, CONTINUE-WITHOUT-REFUSED-RECIPIENTS, USE-MAIL-SERVER,
+CONTINUE-WITHOUT-TLS and CONTINUE-WITHOUT-VERIFICATION,
 calling it again each time one of them is invoked.  REPLAYABLE says
 whether the letter can be built again.  Returns the values of the call
 that succeeds."
   (let ((attempt (make-attempt mail-server replayable)))
+    ;; a send that fails, even on its arguments, leaves no reply behind
+    (setf *smtp-last-reply* nil)
     (loop
       (setf (attempt-phase attempt) :server
             (attempt-letter attempt) nil
@@ -684,25 +780,29 @@ give its designator)."
           :interactive read-mail-server
           :test (lambda (condition)
                   (restart-offered-p 'use-mail-server attempt condition))
-          (setf (attempt-mail-server attempt) designator))))))
+          (setf (attempt-mail-server attempt) designator))
+        (continue-without-tls ()
+          :report "Send this letter without TLS: in clear text, ~
+credentials included, as :starttls :try does when the server offers no ~
+STARTTLS (insecure)."
+          :test (lambda (condition)
+                  (restart-offered-p 'continue-without-tls attempt
+                                     condition))
+          (pushnew :no-tls (attempt-insecure attempt)))
+        (continue-without-verification ()
+          :report "Send this letter without verifying the server's ~
+certificate, as :verify nil does (insecure: anyone in the path can ~
+read it)."
+          :test (lambda (condition)
+                  (restart-offered-p 'continue-without-verification attempt
+                                     condition))
+          (pushnew :no-verify (attempt-insecure attempt)))))))
 
-(defun envelope-address (address)
-  "The envelope form of the recipient ADDRESS (\"Name <a@b>\" gives
-\"a@b\"), as the C library makes it; ADDRESS itself if C refuses it."
-  (with-letter (letter)
-    (if (zerop (%po-letter-add-to letter address))
-        (%po-letter-recipient letter 0)
-        address)))
-
-(defun drop-recipients (addresses attempt)
-  "ADDRESSES without those ATTEMPT dropped after refusals."
-  (if (attempt-dropped attempt)
-      (remove-if (lambda (address)
-                   (member (envelope-address address)
-                           (attempt-dropped attempt)
-                           :test #'string-equal))
-                 addresses)
-      addresses))
+(defun drop-recipients (letter attempt)
+  "Removes from the C LETTER (envelope, To and Cc alike) the recipients
+ATTEMPT dropped after refusals."
+  (dolist (address (attempt-dropped attempt))
+    (%po-letter-remove-recipient letter address)))
 
 ;;; ------------------------------------------------------------------
 ;;; The API
@@ -711,8 +811,10 @@ give its designator)."
                     &key subject reply-to cc bcc headers login password
                          attachments)
   "Sends a letter with MESSAGE as its body from FROM to TO, through
-MAIL-SERVER, and returns T if the server accepted it (or the program
-ran successfully); otherwise signals an SMTP-ERROR.
+MAIL-SERVER, and returns its Message-ID, a string such as
+\"<20250131235959.0a1b2c3d4e5f60718293@example.com>\" (true, as
+Allegro's T is), once the server accepted it (or the program ran
+successfully); otherwise signals an SMTP-ERROR.
 
 MAIL-SERVER is \"host\" (port 25), \"host:port\", an IPv4 address as a
 dotted string or an integer, an IPv6 address as a string (\"::1\") or a
@@ -727,7 +829,13 @@ and ours (:starttls :try, :verify nil, :timeout, :connect-timeout,
 fails unless the server offers STARTTLS.  MAIL-SERVER may also be
 \(:program . \"command args\") (run by /bin/sh) or (:program \"program\"
 \"arg\" ...) (run directly), which gets the letter on its standard input
-\(with a Bcc: header when there are Bcc recipients), or a connection
+\(with a Bcc: header when there are Bcc recipients); its whole run is
+bounded by :timeout seconds after the strings, as in (:program
+\"/usr/sbin/sendmail\" \"-t\" \"-i\" :timeout 30), or (:program :command
+\"command args\" :timeout 30) for the shell, else by *SMTP-TIMEOUT*,
+else by 600 seconds; a program that does not finish in time, or whose
+letter could not be rendered to the end, is killed (SIGKILL) before it
+can read the end of its input.  MAIL-SERVER may also be a connection
 from WITH-SMTP-CONNECTION, or (:file . \"directory/\"), which writes the
 letter into that directory (created if missing) as NAME.eml (its exact
 octets) and NAME.envelope (a MAIL FROM line and one RCPT TO line per
@@ -737,8 +845,16 @@ nowhere and is captured instead.
 
 FROM is the sender, TO a recipient address or a non-empty list of them;
 CC and BCC are NIL, an address or a list; BCC addresses do not appear
-in the letter.  An address may be \"a@b.example\" or \"Name
-<a@b.example>\".  SUBJECT and REPLY-TO, when non-NIL, are printed with
+in the letter.  An address may be \"a@b.example\", \"Name
+<a@b.example>\", \"\\\"Doe, Jane\\\" <j@b.example>\" or a bare local part
+such as \"root\" (Allegro's \"foo\"), sent as it is (MAIL FROM:<root>)
+for the server to qualify.  A string may hold an address list,
+\"a@b.example, Carol <c@b.example>\": every address in it is a
+recipient; in a list of two or more every address needs a domain, so an
+unquoted comma in a name (\"Doe, Jane <j@b.example>\") is an error that
+says to quote the name.  FROM \"\" (or \"<>\") is the null sender,
+MAIL FROM:<> (for bounces): the From field must then come from HEADERS.
+SUBJECT and REPLY-TO, when non-NIL, are printed with
 ~A into Subject and Reply-To (non-ASCII text is encoded).  HEADERS is a
 header line (\"Name: value\") or a list of them, added as they are
 \(a single trailing newline is removed and folded lines are unfolded;
@@ -747,8 +863,13 @@ end the header block early).  A line for a field the letter has (From,
 To, Cc, Subject, Reply-To, Date, Message-ID) replaces it, the envelope
 staying as given; with a string or stream MESSAGE, Content-Type and
 Content-Transfer-Encoding lines are those of its part (Allegro's way to
-send HTML); a Bcc line, and other Content-* lines, are errors.  A Date
-and a Message-ID are added unless supplied.
+send HTML; a Content-Transfer-Encoding the string does not fit, such as
+7bit for non-ASCII text, is an error, not silently another encoding); a
+Bcc line, and other Content-* lines, are errors.  With a (:PROGRAM ...)
+MAIL-SERVER the To, Cc and Resent-* lines are the envelope (sendmail -t
+reads them): one naming an address that is not a recipient, or leaving a
+recipient out, is an SMTP-ARGUMENT-ERROR.  A Date and a Message-ID are
+added unless supplied.
 
 MESSAGE is a string (a text/plain part in UTF-8), a character stream
 \(text read to its end, neither closed nor rewound), a binary stream (an
@@ -766,9 +887,14 @@ warning of type SMTP-CREDENTIALS-UNUSED is signalled when it does not.
 Every argument is checked before any connection is made.  While the
 letter is sent, the restarts RETRY-SEND, USE-MAIL-SERVER and
 CONTINUE-WITHOUT-REFUSED-RECIPIENTS are offered where they help (not
-for a letter that reads a stream).  Returns three values: T, the
-letter's Message-ID, and the server's final reply (NIL for a program
-and for a captured letter, the .eml file's name for (:file ...))."
+for a letter that reads a stream), and, for a user at the REPL who
+decides knowingly, CONTINUE-WITHOUT-TLS (:starttls t, no STARTTLS
+offered) and CONTINUE-WITHOUT-VERIFICATION (an untrusted certificate),
+which the library never takes by itself.  Returns exactly one value, the
+Message-ID, so that (multiple-value-bind (ok error) (ignore-errors
+\(send-letter ...)) ...) works as with Allegro.  The server's final reply
+\(with its queue id) is then in *SMTP-LAST-REPLY*, and for a connection
+of WITH-SMTP-CONNECTION in (SMTP-CONNECTION-LAST-REPLY connection)."
   (call-with-send-restarts
    mail-server (replayable-p (list message attachments))
    (lambda (attempt)
@@ -778,7 +904,8 @@ and for a captured letter, the .eml file's name for (:file ...))."
 (defun send-letter-1 (attempt from to message subject reply-to cc bcc
                       headers login password attachments)
   "One try of SEND-LETTER, to the mail server of ATTEMPT."
-  (let ((server (resolve-mail-server (attempt-mail-server attempt))))
+  (let ((server (resolve-mail-server (attempt-mail-server attempt)
+                                     attempt)))
     (setf (attempt-phase attempt) :build)
     (multiple-value-bind (content-type encoding lines)
         (lift-content-lines (header-lines headers) message)
@@ -792,17 +919,25 @@ and for a captured letter, the .eml file's name for (:file ...))."
   "The rest of SEND-LETTER-1, once SERVER is known and the header LINES
 are split (LIFT-CONTENT-LINES)."
   (let* ((part (message-part message attachments content-type encoding))
-         (tos (drop-recipients (recipient-list to "to" t) attempt))
-         (ccs (drop-recipients (recipient-list cc "cc") attempt))
-         (bccs (drop-recipients (recipient-list bcc "bcc") attempt))
+         (tos (recipient-list to "to" t))
+         (ccs (recipient-list cc "cc"))
+         (bccs (recipient-list bcc "bcc"))
          (extra (and attachments (attachment-parts attachments)))
          (reply-tos (cond ((null reply-to) nil)
                           ((consp reply-to)
                            (mapcar #'text-of reply-to))
                           (t (list (text-of reply-to))))))
+    (when (and (null-sender-p from)
+               (not (mime-part-constructed-p message))
+               (notany (lambda (line) (header-line-named-p line "From"))
+                       lines))
+      (smtp-argument-error "FROM is ~s, the null sender <>: the letter ~
+then needs its From field in :HEADERS, e.g. :headers \"From: Mail ~
+Delivery System <postmaster@example.com>\"." from))
     (with-scope (scope)
       (with-letter (letter)
         (add-envelope letter from tos ccs bccs)
+        (drop-recipients letter attempt)
         (setf (attempt-letter attempt) letter)
         (when subject
           (check-status (%po-letter-set-subject letter
@@ -813,11 +948,8 @@ are split (LIFT-CONTENT-LINES)."
           (check-status (%po-letter-add-header-line letter line)))
         (set-body letter (build-c-part part scope extra))
         (setf (attempt-phase attempt) :deliver)
-        (multiple-value-bind (message-id reply)
-            (deliver server letter login password scope)
-          (values t
-                  (or message-id (%po-letter-message-id letter))
-                  reply))))))
+        (or (deliver server letter login password scope)
+            (%po-letter-message-id letter))))))
 
 (defun send-smtp-1 (mail-server from to login password messages)
   "The body of SEND-SMTP and SEND-SMTP-AUTH."
@@ -828,9 +960,10 @@ are split (LIFT-CONTENT-LINES)."
 
 (defun send-smtp-attempt (attempt from to login password messages)
   "One try of SEND-SMTP, to the mail server of ATTEMPT."
-  (let* ((server (resolve-mail-server (attempt-mail-server attempt)))
+  (let* ((server (resolve-mail-server (attempt-mail-server attempt)
+                                      attempt))
          (tos (progn (setf (attempt-phase attempt) :build)
-                     (drop-recipients (recipient-list to "to" t) attempt))))
+                     (recipient-list to "to" t))))
     (when (and (server-p server) (eq (server-kind server) :program))
       (smtp-argument-error "SEND-SMTP and SEND-SMTP-AUTH speak SMTP only: ~
 use SEND-LETTER with the mail server ~s." (attempt-mail-server attempt)))
@@ -843,15 +976,15 @@ not ~s." message))))
     (with-scope (scope)
       (with-letter (letter)
         (add-envelope letter from tos nil nil)
+        (drop-recipients letter attempt)
         (setf (attempt-letter attempt) letter)
-        (check-status (%po-letter-set-raw-reader
-                       letter (cffi:callback read-callback)
-                       (scope-register scope (make-source messages))))
-        (setf (attempt-phase attempt) :deliver)
-        (multiple-value-bind (message-id reply)
-            (deliver server letter login password scope)
-          (declare (ignore message-id))
-          (values t nil reply))))))
+        (let ((source (make-source messages :sniff-header t)))
+          (check-status (%po-letter-set-raw-reader
+                         letter (cffi:callback read-callback)
+                         (scope-register scope source)))
+          (setf (attempt-phase attempt) :deliver)
+          (deliver server letter login password scope)
+          (or (source-message-id source) t))))))
 
 (defun send-smtp (mail-server from to &rest messages)
   "Sends the concatenation of MESSAGES, a pre-formatted letter (header
@@ -863,15 +996,20 @@ added.  Each message is a string (sent as UTF-8), a character stream or
 a binary stream (read to its end, e.g. the stream of
 WITH-MIME-PART-CONSTRUCTED-STREAM), a vector of octets, or NIL, which
 is skipped.  Line endings become CRLF.  TO is an address or a
-non-empty list of them.  The restarts of SEND-LETTER are offered
-likewise.  Returns T, NIL and the server's final reply (NIL when
-captured, the .eml file's name for (:file ...)); signals an SMTP-ERROR
-on failure."
+non-empty list of them, as for SEND-LETTER (address lists and bare
+local parts included); FROM \"\" or \"<>\" sends MAIL FROM:<>, the null
+reverse-path of bounces and of relayed letters whose stored envelope
+had it.  The restarts of SEND-LETTER are offered
+likewise.  Returns exactly one value: the Message-ID of the letter if
+its header has one, else T; the server's final reply is then in
+*SMTP-LAST-REPLY* (and SMTP-CONNECTION-LAST-REPLY).  Signals an
+SMTP-ERROR on failure."
   (send-smtp-1 mail-server from to nil nil messages))
 
 (defun send-smtp-auth (mail-server from to login password &rest messages)
   "Like SEND-SMTP, and uses LOGIN and PASSWORD for AUTH whenever the
-server offers it.  Returns T, NIL and the server's final reply."
+server offers it.  Returns the letter's Message-ID if its header has
+one, else T; the server's final reply is then in *SMTP-LAST-REPLY*."
   (send-smtp-1 mail-server from to login password messages))
 
 ;;; ------------------------------------------------------------------
@@ -896,35 +1034,114 @@ no connection could be made, or -1 if it was lost during VRFY."
              :unreachable)
             (t -1)))))
 
+(defun inet-aton-number-p (label)
+  "True if LABEL is a number as inet_aton(3) reads the parts of an IPv4
+address: decimal, octal (a leading 0) or hexadecimal (0x...)."
+  (and (plusp (length label))
+       (if (and (> (length label) 1) (char-equal (char label 1) #\x)
+                (char= (char label 0) #\0))
+           (every (lambda (c) (digit-char-p c 16)) (subseq label 2))
+           (every #'digit-char-p label))))
+
+(defun ip-address-domain-p (domain)
+  "True if the ASCII DOMAIN is an address rather than a name: an address
+literal (\"[192.0.2.1]\"), or what the resolver would take as an IPv4
+address (\"127.0.0.1\", \"127.1\", \"2130706433\", \"0x7f.1\"), or a
+name whose last label is all digits (no top-level domain is)."
+  (or (and (plusp (length domain)) (char= (char domain 0) #\[))
+      (let ((labels (split-string domain #\.)))
+        (or (and (<= (length labels) 4)
+                 (every #'inet-aton-number-p labels))
+            (every #'digit-char-p (car (last labels)))))))
+
+(defun literal-host (domain)
+  "The host to connect to for the address literal or IP-address DOMAIN."
+  (if (char= (char domain 0) #\[)
+      (let ((inside (subseq domain 1 (1- (length domain)))))
+        (if (string-prefix-p "IPv6:" inside)
+            (subseq inside 5)
+            inside))
+      domain))
+
+(defun vrfy-target (address)
+  "The envelope form of ADDRESS, one address checked by the C library's
+parser, split: its local part and domain (NIL for a bare local part).
+NIL if ADDRESS is not one valid address."
+  (with-letter (letter)
+    (when (and (zerop (%po-letter-add-to letter address))
+               (= 1 (%po-letter-recipient-count letter)))
+      (let* ((spec (%po-letter-recipient letter 0))
+             (at (position #\@ spec :from-end t)))
+        (values spec
+                (if at (subseq spec 0 at) spec)
+                (and at (subseq spec (1+ at))))))))
+
 (defun test-email-address (address)
   "Returns true if ADDRESS (\"user@host\", or \"user\" for the local
 host) could be a valid address, by asking the mail server of its host
-\(port 25, or host:port) with VRFY; NIL if the server says it is
-unknown, or if no connection could be made.  Servers that do not
-implement VRFY make it return T.  Deprecated, as in Allegro CL: most
-servers do not answer VRFY truthfully."
+\(port 25) with VRFY: first the local part, then, if the server says
+550 to that, the whole address; NIL if the server says it is unknown, if
+no connection could be made, or if ADDRESS is not one valid address.
+Servers that do not implement VRFY make it return T.  Deprecated, as in
+Allegro CL: most servers do not answer VRFY truthfully.
+
+ADDRESS is untrusted input (a sign-up form), so it is never a way to
+reach an arbitrary service: it goes through the same parser as every
+address, so a port or a path in it (\"probe@127.0.0.1:39119\") makes it
+invalid (NIL, nothing connected to, where Allegro connects to that
+port); and a domain that is an address literal (\"user@[192.0.2.1]\")
+or an IP address (\"user@127.0.0.1\") is refused the same way unless
+*TEST-EMAIL-ADDRESS-LITERALS* is true.  Names are looked up as usual,
+and only port 25 is used.  When *TEST-EMAIL-ADDRESS-SERVER* is a mail
+server designator, every VRFY goes there instead (your own MTA), and
+the address's domain is never connected to."
   (unless (and (stringp address) (plusp (length address)))
     (smtp-argument-error "The address must be a non-empty string, not ~s."
                          address))
-  (let* ((at (position #\@ address))
-         (local (if at (subseq address 0 at) address))
-         (host (if at (subseq address (1+ at)) "localhost")))
-    (when (and at (or (zerop at) (= at (1- (length address)))))
+  (multiple-value-bind (spec local domain) (vrfy-target address)
+    (unless spec
       (return-from test-email-address nil))
-    (let ((server (handler-case (parse-server host)
-                    (smtp-error ()
-                      (return-from test-email-address nil))))
-          (handle (check-pointer (%po-smtp-new) "an SMTP handle"))
-          (tracer (make-tracer)))
-      (with-scope (scope)
-        (unwind-protect
-             (progn
-               (handler-case (configure-smtp handle server nil nil)
-                 (smtp-error ()
-                   (return-from test-email-address nil)))
-               (update-trace handle tracer (scope-register scope tracer))
-               (let ((code (vrfy handle local)))
-                 (cond ((eq code :unreachable) nil)
-                       ((/= code 550) t)
-                       (t (not (eql (vrfy handle address) 550))))))
-          (%po-smtp-free handle))))))
+    (let ((designator *test-email-address-server*))
+      (cond (designator)
+            ((null domain)
+             (setf designator "localhost"))
+            ((ip-address-domain-p domain)
+             (unless *test-email-address-literals*
+               (return-from test-email-address nil))
+             (setf designator (list (literal-host domain) :port 25)))
+            (t (setf designator (list domain :port 25))))
+      (let ((server (handler-case (parse-server designator)
+                      (smtp-error (e)
+                        (if *test-email-address-server*
+                            (error e)
+                            (return-from test-email-address nil)))))
+            (handle (check-pointer (%po-smtp-new) "an SMTP handle"))
+            (tracer (make-tracer)))
+        (when (eq (server-kind server) :program)
+          (smtp-argument-error "*TEST-EMAIL-ADDRESS-SERVER* must be an SMTP ~
+server, not the program ~s." designator))
+        (with-scope (scope)
+          (unwind-protect
+               (progn
+                 (handler-case (configure-smtp handle server nil nil)
+                   (smtp-error ()
+                     (return-from test-email-address nil)))
+                 (update-trace handle tracer (scope-register scope tracer))
+                 ;; one handle, so one connection where the server and
+                 ;; the engine allow (see the report: libcurl 7.88 closes
+                 ;; it after a 5yz reply)
+                 (let ((code (vrfy handle local)))
+                   (cond ((eq code :unreachable) nil)
+                         ((/= code 550) t)
+                         (t (not (eql (vrfy handle spec) 550))))))
+            (with-foreign-call (%po-smtp-free handle))))))))
+
+;;; ------------------------------------------------------------------
+;;; REQUIRE
+
+;;; Allegro code starts with (require :smtp), and mail filters that only
+;;; decode headers with (require :mime): once this system is loaded both
+;;; are no-ops.  Before it is, (require :smtp) loads it through ASDF's
+;;; module provider (SBCL, ECL, CCL), as any ASDF system.
+(provide :smtp)
+(provide :mime)

@@ -241,12 +241,58 @@ their end, never closed or rewound."
   (pending-start 0 :type fixnum)
   (pending-end 0 :type fixnum)
   (chars nil)
+  ;; the octets of the header block handed to C so far (see
+  ;; SOURCE-MESSAGE-ID), or NIL if not wanted; HEADER-STATE is 1 after a
+  ;; line feed, 0 otherwise, and :DONE once the blank line was seen
+  (header nil)
+  (header-state 0)
+  ;; true: characters read are text whose line ends go out as CRLF;
+  ;; PREVIOUS is the last octet handed over so far
+  (crlf nil)
+  (previous 0)
   ;; the condition a callback caught while reading
   (condition nil))
 
-(defun make-source (items)
-  "A source reading ITEMS in order."
-  (%make-source (copy-list items)))
+(defconstant +max-sniffed-header+ (* 256 1024)
+  "At most this many octets of a pre-formatted letter's header block are
+kept to find its Message-ID.")
+
+(defun make-source (items &key sniff-header crlf)
+  "A source reading ITEMS in order.  With SNIFF-HEADER, the octets up to
+the first empty line (the header block of a pre-formatted letter) are
+kept for SOURCE-MESSAGE-ID.  With CRLF, the text of character streams
+and strings is handed over in canonical form, each LF not after a CR
+made CRLF (RFC 2045 §6.8: a text part read from a character stream is
+then the same in base64 as in any other encoding)."
+  (let ((source (%make-source (copy-list items))))
+    (setf (source-crlf source) crlf)
+    (when sniff-header
+      (setf (source-header source)
+            (make-array 1024 :element-type '(unsigned-byte 8)
+                             :adjustable t :fill-pointer 0)))
+    source))
+
+(defun source-note (source octets start count)
+  "Keeps the COUNT octets of OCTETS from START, about to be handed to C,
+while they belong to the header block of SOURCE (if it keeps one)."
+  (declare (type octets octets) (type fixnum start count))
+  (let ((header (source-header source)))
+    (when (and header (not (eq (source-header-state source) :done)))
+      (loop with state = (source-header-state source)
+            for i from start below (+ start count)
+            for octet = (aref octets i)
+            do (when (>= (fill-pointer header) +max-sniffed-header+)
+                 (setf state :done)
+                 (loop-finish))
+               (vector-push-extend octet header)
+               (cond ((/= octet 10)
+                      (unless (= octet 13)
+                        (setf state 0)))
+                     ((= state 1)
+                      (setf state :done)
+                      (loop-finish))
+                     (t (setf state 1)))
+            finally (setf (source-header-state source) state)))))
 
 (defmethod callback-condition ((source source))
   (source-condition source))
@@ -285,6 +331,31 @@ there is none left."
     (setf (source-octets source) (make-octet-buffer)
           (source-chars source) (make-string (floor +chunk-size+ 4)))))
 
+(defun crlf-expand (octets end previous)
+  "Makes each LF among the first END OCTETS that does not follow a CR a
+CRLF, in place (OCTETS has room: at most four octets a character were
+reserved, and an LF takes two).  PREVIOUS is the octet before
+OCTETS[0].  Returns the new end."
+  (declare (type octets octets) (type fixnum end)
+           (type (unsigned-byte 8) previous) (optimize speed))
+  (flet ((bare-lf-p (i)
+           (and (= (aref octets i) 10)
+                (/= (if (zerop i) previous (aref octets (1- i))) 13))))
+    (let ((extra (loop for i of-type fixnum below end
+                       count (bare-lf-p i))))
+      (declare (type fixnum extra))
+      (when (zerop extra)
+        (return-from crlf-expand end))
+      ;; backwards, so that every octet is read before it is overwritten
+      (let ((j (+ end extra)))
+        (declare (type fixnum j))
+        (loop for i of-type fixnum from (1- end) downto 0
+              do (let ((bare (bare-lf-p i)))
+                   (setf (aref octets (decf j)) (aref octets i))
+                   (when bare
+                     (setf (aref octets (decf j)) 13))))
+        (+ end extra)))))
+
 (defun source-fill (source pointer length)
   "Copies up to LENGTH octets of SOURCE into the foreign buffer at
 POINTER.  Returns the number of octets copied, 0 at the end."
@@ -303,6 +374,7 @@ POINTER.  Returns the number of octets copied, 0 at the end."
          (let ((k (min (- (source-pending-end source)
                           (source-pending-start source))
                        (- length n))))
+           (source-note source octets (source-pending-start source) k)
            (copy-to-foreign octets (source-pending-start source) k
                             pointer n)
            (incf (source-pending-start source) k)
@@ -317,6 +389,7 @@ POINTER.  Returns the number of octets copied, 0 at the end."
              (:binary
               (let* ((want (min (- length n) (length octets)))
                      (got (read-sequence octets current :end want)))
+                (source-note source octets 0 got)
                 (copy-to-foreign octets 0 got pointer n)
                 (incf n got)
                 (when (< got want)
@@ -335,11 +408,19 @@ POINTER.  Returns the number of octets copied, 0 at the end."
                 (setf (source-pending-start source) 0
                       (source-pending-end source)
                       (encode-utf8-into chars 0 got octets))
+                (when (source-crlf source)
+                  (setf (source-pending-end source)
+                        (crlf-expand octets (source-pending-end source)
+                                     (source-previous source)))
+                  (when (plusp (source-pending-end source))
+                    (setf (source-previous source)
+                          (aref octets (1- (source-pending-end source))))))
                 (when (< got want)
                   (setf (source-current source) nil))))
              (:vector
               (let* ((start (source-index source))
                      (k (min (- (length current) start) (- length n))))
+                (source-note source current start k)
                 (copy-to-foreign current start k pointer n)
                 (incf n k)
                 (incf (source-index source) k)
@@ -366,7 +447,10 @@ POINTER.  Returns the number of octets copied, 0 at the end."
   "Prints LINE, which came in DIRECTION (#\\C for a command we sent, #\\S
 for a server reply line, #\\I for a remark), to TRACER's stream in
 Allegro's style."
-  (let ((stream (tracer-stream tracer)))
+  (let ((stream (tracer-stream tracer))
+        ;; what a server says must not drive the terminal (nor, in our
+        ;; own lines, an address or a name of the caller's)
+        (line (printable-text line)))
     (when stream
       (case direction
         (#\C (format stream "to smtp command: ~s~%" line))
@@ -395,11 +479,15 @@ NET.POST-OFFICE::*SMTP-DEBUG* failed: ~a"
 ;;; Recipients and headers
 
 (defun recipient-list (value what &optional required)
-  "VALUE, a recipient designator (a string or a list of addresses), as a
-fresh list of strings.  WHAT names the argument for the error message.
-NIL gives NIL unless REQUIRED."
+  "VALUE, a recipient designator (a string or a list of them), as a
+fresh list of strings; each string may be an address list (\"a@b.example,
+Carol <c@d.example>\"), which C parses.  WHAT names the argument for the
+error message.  NIL gives NIL unless REQUIRED."
   (cond ((stringp value) (list value))
         ((and (consp value) (null (cdr (last value))))
+         (when (member nil value)
+           (smtp-argument-error "~a contains NIL, which is not an ~
+address: ~s" what value))
          (mapcar #'princ-to-string value))
         ((and (null value) (not required)) nil)
         (t (smtp-argument-error "~a should be a string or a non-empty list ~
@@ -496,7 +584,8 @@ minimum, design §4.2.)")
 (defun masked-designator (designator)
   "A copy of DESIGNATOR fit for an error message: the values of secret
 keys are replaced."
-  (if (and (consp designator) (consp (cdr designator)))
+  (if (and (consp designator) (consp (cdr designator))
+           (not (eq (car designator) :program)))
       (cons (car designator)
             (loop for (key value) on (cdr designator) by #'cddr
                   collect key
@@ -750,18 +839,50 @@ or a list of :SUCCESS, :FAILURE and :DELAY, not ~s." notify)))))
             (string-option envid :dsn-envid designator)))))
 
 (defun parse-program (designator)
-  "Normalises (:PROGRAM . \"command\") and (:PROGRAM \"prog\" \"arg\"
-...)."
-  (let ((rest (cdr designator)))
-    (cond ((and (stringp rest) (plusp (length rest)))
-           (make-server :kind :program :command rest :host nil))
-          ((and (consp rest)
-                (null (cdr (last rest)))
-                (every #'stringp rest)
-                (plusp (length (first rest))))
-           (make-server :kind :program :argv (copy-list rest) :host nil))
-          (t (server-error designator "(:program . \"command args\") or ~
-\(:program \"program\" \"arg\" ...) with strings only.")))))
+  "Normalises (:PROGRAM . \"command\"), (:PROGRAM \"prog\" \"arg\" ...
+[:TIMEOUT seconds]) and (:PROGRAM :COMMAND \"command\" [:TIMEOUT
+seconds]).  The program and its arguments are strings, so the options
+after them, keywords, can never be taken for an argument.  :TIMEOUT
+bounds the program's whole run (kept as the server's total timeout)."
+  (let ((rest (cdr designator))
+        (server (make-server :kind :program :host nil)))
+    (flet ((bad ()
+             (server-error designator "(:program . \"command args\"), ~
+\(:program \"program\" \"arg\" ... [:timeout seconds]) or (:program ~
+:command \"command args\" [:timeout seconds])."))
+           (non-empty-string-p (x)
+             (and (stringp x) (plusp (length x)))))
+      (cond ((non-empty-string-p rest)
+             (setf (server-command server) rest))
+            ((and (consp rest) (null (cdr (last rest))))
+             (let* ((argv (loop for x in rest while (stringp x) collect x))
+                    (plist (nthcdr (length argv) rest))
+                    (seen '()))
+               (unless (evenp (length plist))
+                 (bad))
+               (loop for (key value) on plist by #'cddr
+                     do (when (member key seen)
+                          (server-error designator "~s given twice." key))
+                        (push key seen)
+                        (case key
+                          (:timeout
+                           (setf (server-total-ms server)
+                                 (seconds-to-ms value :timeout designator)))
+                          (:command
+                           (unless (non-empty-string-p value)
+                             (bad))
+                           (setf (server-command server) value))
+                          (t (server-error designator "unknown option ~s; ~
+a program takes :timeout (and :command, without the program and its ~
+arguments)." key))))
+               (cond ((and argv (server-command server)) (bad))
+                     (argv
+                      (unless (non-empty-string-p (first argv))
+                        (bad))
+                      (setf (server-argv server) argv))
+                     ((null (server-command server)) (bad)))))
+            (t (bad)))
+      server)))
 
 (defun parse-server (designator)
   "Normalises the mail server DESIGNATOR of SEND-LETTER and friends into

@@ -5,7 +5,9 @@ set -eu
 
 PACKAGES="gcc make pkg-config libcurl4-openssl-dev libidn2-dev libcmocka-dev
 sbcl ecl cl-cffi cl-fiveam cl-trivial-gray-streams python3 python3-aiosmtpd openssl postfix
-ca-certificates clang libclang-rt-14-dev"
+ca-certificates clang libclang-rt-14-dev chromium fonts-dejavu-core"
+# chromium and a font: the preview page's test in a real browser
+# (tests-c/test_browser.c, fixtures/browser.py).
 # Wanted by `make valgrind-test` and `make bench` only (nodejs and npm:
 # the Nodemailer peer, installed by bench/run.sh into bench/node/).
 if [ "${PO_DEPS_EXTRA:-}" = 1 ]; then

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "header.h"
 
@@ -479,4 +480,387 @@ char *tc_encode(tc_enc k, const unsigned char *in, size_t n,
 		*crlf_out = crlf;
 	*len = o;
 	return out;
+}
+
+const char *tc_page_safe(const char *page, size_t n)
+{
+	static const char *const tags[] = {
+		"!DOCTYPE", "html", "head", "meta", "title", "style", "body",
+		"main", "header", "h1", "h2", "dl", "dt", "dd", "bdi",
+		"section", "p", "ul", "li", "input", "label", "div", "iframe",
+		"pre", "a", "span", "footer"};
+	const char *p;
+	int iframes = 0;
+
+	if (!tc_utf8_valid(page, n))
+		return "the page is not UTF-8";
+	if (strlen(page) != n)
+		return "the page holds a NUL";
+	for (p = strchr(page, '<'); p; p = strchr(p + 1, '<')) {
+		const char *name = p + 1;
+		size_t k = 0, i;
+		int known = 0;
+
+		if (*name == '/')
+			name++;
+		while ((name[k] >= 'a' && name[k] <= 'z') ||
+		       (name[k] >= 'A' && name[k] <= 'Z') ||
+		       (name[k] >= '0' && name[k] <= '9') || name[k] == '!')
+			k++;
+		for (i = 0; i < sizeof tags / sizeof tags[0]; i++)
+			if (strlen(tags[i]) == k &&
+			    strncmp(tags[i], name, k) == 0)
+				known = 1;
+		if (!known)
+			return "a tag the page does not write";
+		if (strncasecmp(p, "<script", 7) == 0)
+			return "a script element";
+		if (strncmp(p, "<iframe", 7) == 0) {
+			if (strncmp(p, "<iframe sandbox=\"\" ", 19) != 0)
+				return "an iframe not sandboxed";
+			iframes++;
+		}
+	}
+	return iframes > 1 ? "more than one iframe" : NULL;
+}
+
+/* ----------------------------------------------------------------------
+ * MIME structure (RFC 2045 §5.1, RFC 2046 §5.1.1) */
+
+void tc_entity_free(tc_entity *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->nchild; i++)
+		tc_entity_free(e->child[i]);
+	for (size_t i = 0; i < e->nfields; i++) {
+		free(e->name[i]);
+		free(e->value[i]);
+	}
+	free(e->name);
+	free(e->value);
+	free(e->child);
+	free(e->body);
+	free(e);
+}
+
+const char *tc_entity_field(const tc_entity *e, const char *name)
+{
+	for (size_t i = 0; i < e->nfields; i++)
+		if (strcasecmp(e->name[i], name) == 0)
+			return e->value[i];
+	return NULL;
+}
+
+static void lower_copy(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i + 1 < cap; i++)
+		dst[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+	dst[i] = '\0';
+}
+
+static const char *trim(const char *s, const char *e, const char **end)
+{
+	while (s < e && (*s == ' ' || *s == '\t'))
+		s++;
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	*end = e;
+	return s;
+}
+
+/* Content-Type: the type and the boundary parameter. */
+static void parse_ctype(tc_entity *e, const char *v)
+{
+	const char *end = v + strlen(v), *semi, *s, *t;
+
+	semi = memchr(v, ';', (size_t)(end - v));
+	s = trim(v, semi ? semi : end, &t);
+	lower_copy(e->type, sizeof e->type, s, (size_t)(t - s));
+	while (semi) {
+		const char *p = semi + 1, *eq, *ve;
+		int quoted = 0;
+
+		/* the next ';' outside a quoted string */
+		for (semi = NULL, s = p; s < end; s++) {
+			if (*s == '\\' && quoted && s + 1 < end)
+				s++;
+			else if (*s == '"')
+				quoted = !quoted;
+			else if (*s == ';' && !quoted) {
+				semi = s;
+				break;
+			}
+		}
+		ve = semi ? semi : end;
+		eq = memchr(p, '=', (size_t)(ve - p));
+		if (!eq)
+			continue;
+		s = trim(p, eq, &t);
+		if ((size_t)(t - s) == 8 && strncasecmp(s, "boundary", 8) == 0) {
+			const char *vs = trim(eq + 1, ve, &t);
+			size_t k = 0;
+
+			if (vs < t && *vs == '"') {
+				for (vs++; vs < t && *vs != '"' &&
+					   k + 1 < sizeof e->boundary;
+				     vs++) {
+					if (*vs == '\\' && vs + 1 < t)
+						vs++;
+					e->boundary[k++] = *vs;
+				}
+			} else {
+				for (; vs < t && k + 1 < sizeof e->boundary;
+				     vs++)
+					e->boundary[k++] = *vs;
+			}
+			e->boundary[k] = '\0';
+		}
+	}
+}
+
+static int add_field(tc_entity *e, const char *line, size_t n)
+{
+	const char *colon = memchr(line, ':', n), *v, *end = line + n;
+	char **nn, **vv;
+
+	if (!colon || colon == line)
+		return -1;
+	nn = realloc(e->name, (e->nfields + 1) * sizeof *nn);
+	if (!nn)
+		return -1;
+	e->name = nn;
+	vv = realloc(e->value, (e->nfields + 1) * sizeof *vv);
+	if (!vv)
+		return -1;
+	e->value = vv;
+	v = colon + 1;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	e->name[e->nfields] = strndup(line, (size_t)(colon - line));
+	e->value[e->nfields] = strndup(v, (size_t)(end - v));
+	e->nfields++;
+	return e->name[e->nfields - 1] && e->value[e->nfields - 1] ? 0 : -1;
+}
+
+/* Is the line l[0..n) (no CRLF) "--" boundary, then nothing or "--",
+ * then white space only?  Returns 1 for a delimiter, 2 for the close
+ * delimiter, 0 when it does not start with "--" boundary, -1 when it
+ * starts with it but is neither. */
+static int delimiter(const char *l, size_t n, const char *b)
+{
+	size_t k = strlen(b), i;
+	int close = 0;
+
+	if (n < k + 2 || l[0] != '-' || l[1] != '-' ||
+	    memcmp(l + 2, b, k) != 0)
+		return 0;
+	i = k + 2;
+	if (n - i >= 2 && l[i] == '-' && l[i + 1] == '-') {
+		close = 1;
+		i += 2;
+	}
+	for (; i < n; i++)
+		if (l[i] != ' ' && l[i] != '\t')
+			return -1;
+	return close ? 2 : 1;
+}
+
+static tc_entity *parse_entity(const char *p, size_t n, int depth,
+			       const char **err);
+
+static int parse_multipart(tc_entity *e, const char *p, size_t n, int depth,
+			   const char **err)
+{
+	size_t i = 0, start = 0;
+	int open = 0, closed = 0;
+
+	if (!e->boundary[0]) {
+		*err = "a multipart without a boundary";
+		return -1;
+	}
+	while (i < n) {
+		const char *eol = memchr(p + i, '\r', n - i);
+		size_t end = eol ? (size_t)(eol - p) : n;
+		int d = delimiter(p + i, end - i, e->boundary);
+
+		if (d < 0) {
+			*err = "a line starts with the boundary but is not a "
+			       "delimiter";
+			return -1;
+		}
+		if (d > 0 && closed) {
+			*err = "a delimiter after the close delimiter";
+			return -1;
+		}
+		if (d > 0) {
+			if (open) {
+				/* the CRLF before the delimiter is its own */
+				size_t stop = i >= start + 2 ? i - 2 : start;
+				tc_entity **v;
+				tc_entity *c;
+
+				c = parse_entity(p + start, stop - start,
+						 depth + 1, err);
+				if (!c)
+					return -1;
+				v = realloc(e->child,
+					    (e->nchild + 1) * sizeof *v);
+				if (!v) {
+					tc_entity_free(c);
+					*err = "out of memory";
+					return -1;
+				}
+				e->child = v;
+				e->child[e->nchild++] = c;
+			}
+			open = d == 1;
+			closed = d == 2;
+			start = eol ? end + 2 : n;
+		}
+		i = eol ? end + 2 : n;
+	}
+	if (!closed) {
+		*err = "a multipart without its close delimiter";
+		return -1;
+	}
+	return 0;
+}
+
+static int decode_leaf(tc_entity *e, const char *p, size_t n,
+		       const char **err)
+{
+	e->body = malloc(n + 4);
+	if (!e->body) {
+		*err = "out of memory";
+		return -1;
+	}
+	if (strcmp(e->cte, "base64") == 0) {
+		*err = tc_b64_decode(p, n, e->body, &e->len);
+		return *err ? -1 : 0;
+	}
+	if (strcmp(e->cte, "quoted-printable") == 0) {
+		int text = strncmp(e->type, "text/", 5) == 0 ||
+			   strncmp(e->type, "message/", 8) == 0;
+
+		*err = tc_qp_decode(p, n, text, e->body, &e->len);
+		return *err ? -1 : 0;
+	}
+	if (strcmp(e->cte, "7bit") && strcmp(e->cte, "8bit") &&
+	    strcmp(e->cte, "binary")) {
+		*err = "an unknown Content-Transfer-Encoding";
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == 0 && strcmp(e->cte, "binary") != 0) {
+			*err = "a NUL octet in a 7bit or 8bit body";
+			return -1;
+		}
+		if ((unsigned char)p[i] >= 0x80 && strcmp(e->cte, "7bit") == 0) {
+			*err = "an 8-bit octet in a 7bit body";
+			return -1;
+		}
+	}
+	memcpy(e->body, p, n);
+	e->len = n;
+	return 0;
+}
+
+static tc_entity *parse_entity(const char *p, size_t n, int depth,
+			       const char **err)
+{
+	tc_entity *e = calloc(1, sizeof *e);
+	size_t i = 0, body;
+	const char *v;
+
+	if (!e) {
+		*err = "out of memory";
+		return NULL;
+	}
+	if (depth > 1000) {
+		*err = "parts nested too deeply";
+		goto fail;
+	}
+	*err = tc_crlf_lines(p, n, NULL);
+	if (*err)
+		goto fail;
+	/* header fields up to the first empty line */
+	for (;;) {
+		const char *eol = memchr(p + i, '\r', n - i);
+		size_t end, fend;
+
+		if (!eol) {
+			*err = "no empty line after the header";
+			goto fail;
+		}
+		end = (size_t)(eol - p);
+		if (end == i) {
+			body = end + 2;
+			break;
+		}
+		if (p[i] == ' ' || p[i] == '\t') {
+			*err = "a continuation line without a field";
+			goto fail;
+		}
+		/* the field and its continuation lines */
+		fend = end;
+		while (fend + 2 < n && (p[fend + 2] == ' ' || p[fend + 2] == '\t')) {
+			const char *next = memchr(p + fend + 2, '\r',
+						  n - fend - 2);
+
+			if (!next) {
+				*err = "no empty line after the header";
+				goto fail;
+			}
+			fend = (size_t)(next - p);
+		}
+		{
+			size_t len;
+			char *unf = tc_unfold(p + i, fend - i, &len);
+			int rc = unf ? add_field(e, unf, len) : -1;
+
+			free(unf);
+			if (rc) {
+				*err = "a header line without a colon";
+				goto fail;
+			}
+		}
+		i = fend + 2;
+	}
+	for (size_t a = 0; a < e->nfields; a++)
+		for (size_t b = a + 1; b < e->nfields; b++)
+			if (strncasecmp(e->name[a], "Content-", 8) == 0 &&
+			    strcasecmp(e->name[a], e->name[b]) == 0) {
+				*err = "two Content-* fields of one name";
+				goto fail;
+			}
+	strcpy(e->type, "text/plain");
+	strcpy(e->cte, "7bit");
+	v = tc_entity_field(e, "Content-Type");
+	if (v)
+		parse_ctype(e, v);
+	v = tc_entity_field(e, "Content-Transfer-Encoding");
+	if (v) {
+		const char *t, *s = trim(v, v + strlen(v), &t);
+
+		lower_copy(e->cte, sizeof e->cte, s, (size_t)(t - s));
+	}
+	if (strncmp(e->type, "multipart/", 10) == 0) {
+		if (parse_multipart(e, p + body, n - body, depth, err))
+			goto fail;
+	} else if (decode_leaf(e, p + body, n - body, err)) {
+		goto fail;
+	}
+	return e;
+fail:
+	tc_entity_free(e);
+	return NULL;
+}
+
+tc_entity *tc_mime_parse(const char *p, size_t n, const char **err)
+{
+	*err = NULL;
+	return parse_entity(p, n, 0, err);
 }

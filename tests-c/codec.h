@@ -76,8 +76,45 @@ const char *tc_qp_decode(const char *p, size_t n, int text,
 size_t tc_text_canonical(const unsigned char *in, size_t n,
 			 unsigned char *out);
 
+/* A MIME entity as tc_mime_parse reads it. */
+typedef struct tc_entity {
+	char type[128];        /* "type/subtype" in lower case; text/plain
+				  when there is no Content-Type */
+	char boundary[128];    /* multiparts: the boundary parameter */
+	char cte[64];          /* lower case; "7bit" when there is none */
+	size_t nfields;        /* the header fields, unfolded, in order */
+	char **name, **value;
+	unsigned char *body;   /* leaves: the content, decoded */
+	size_t len;
+	struct tc_entity **child;
+	size_t nchild;
+} tc_entity;
+
+/* Parses the MIME entity p[0..n) (a whole letter, or a part as
+ * po_reader_new_part renders it) by RFC 2045 and 2046, and fails on what
+ * would let two parsers disagree: a line ending other than CRLF, two
+ * Content-* fields of one name, a multipart without a boundary or
+ * without its close delimiter, a line in a multipart's body that starts
+ * with "--" and its boundary but is not exactly a delimiter ("--b" or
+ * "--b--", then white space only: a lax parser would see a part there),
+ * 8-bit octets or NUL under 7bit, NUL under 8bit, a base64 or
+ * quoted-printable body that does not decode.  Leaves' bodies are
+ * decoded; a message/rfc822 part is a leaf.
+ * Returns the tree (free with tc_entity_free), or NULL and *err. */
+tc_entity *tc_mime_parse(const char *p, size_t n, const char **err);
+void tc_entity_free(tc_entity *e);
+
+/* The value of e's first header field named name (any case), or NULL. */
+const char *tc_entity_field(const tc_entity *e, const char *name);
+
 /* s[0..n) as a JSON string. */
 void tc_json_str(FILE *f, const char *s, size_t n);
+
+/* A preview page (c/preview.c) is safe by construction: valid UTF-8
+ * without NUL; every '<' starts a tag the page writes itself (the
+ * letter's text is always escaped); no script element; at most one
+ * iframe, sandboxed with nothing allowed. */
+const char *tc_page_safe(const char *page, size_t n);
 
 /* The library's streaming encoders (c/encode.h), driven in chunks. */
 typedef enum { TC_B64, TC_QP_TEXT, TC_QP_BIN, TC_CRLF } tc_enc;

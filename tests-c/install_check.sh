@@ -18,7 +18,9 @@ find "$prefix" \( -type f -o -type l \) | sed "s|$prefix/||" | sort \
 for f in bin/postoffice include/postoffice.h lib/libpostoffice.so \
 	lib/libpostoffice.so.0 lib/libpostoffice.a lib/pkgconfig/postoffice.pc \
 	share/man/man1/postoffice.1 share/common-lisp/source/smtp/smtp.asd \
-	share/common-lisp/source/smtp/lisp/send.lisp; do
+	share/common-lisp/source/smtp/VERSION \
+	share/common-lisp/source/smtp/lisp/build.lisp \
+	share/common-lisp/source/smtp/lisp/send.lisp share/doc/postoffice/LICENSE; do
 	grep -qx "$f" "$tmp/installed" || { echo "missing: $f"; exit 1; }
 done
 
@@ -87,10 +89,13 @@ cat >use.lisp <<'LISP'
              (return)))
 LISP
 unset LIBPOSTOFFICE
+sbcl=$(command -v sbcl)
 # ASDF's default registry covers $XDG_DATA_DIRS/common-lisp/source/;
 # /usr/local/share is there by default, another prefix is added like this.
-XDG_DATA_DIRS="$prefix/share:/usr/share" sbcl --noinform --non-interactive \
-	--no-userinit --load use.lisp >lisp.out 2>&1 || {
+# No compiler, make or pkg-config on PATH: the installed copy needs none.
+XDG_DATA_DIRS="$prefix/share:/usr/share" PATH=/nonexistent "$sbcl" \
+	--noinform --non-interactive --no-userinit --load use.lisp \
+	>lisp.out 2>&1 || {
 	cat lisp.out
 	exit 1
 }

@@ -7,7 +7,7 @@
 wrap=""
 if [ "${1:-}" = --valgrind ]; then
 	shift
-	wrap="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --child-silent-after-fork=yes"
+	wrap="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --child-silent-after-fork=yes --suppressions=$(dirname "$0")/valgrind.supp"
 fi
 passed=0
 failed=0

@@ -3,12 +3,16 @@
  * on stdout, a non-zero exit status). */
 #include "check.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fixture.h"
@@ -453,6 +457,326 @@ static void test_send_program(void **state)
 	rmdir(dir);
 }
 
+/* The CLI takes addresses through the library's one parser: bare local
+ * parts, address lists in one flag, the same refusals (issue #8). */
+static void test_cli_addresses(void **state)
+{
+	const char *args[] = {NULL};
+	char server[40];
+	fixture f;
+	struct run r;
+	char *j;
+
+	(void)state;
+	r = run((const char *[]){"render", "--from", "root", "--to",
+				 "postmaster", "--reply-to", "noreply", NULL},
+		"x\n", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "From: root\r\n"));
+	assert_non_null(strstr(r.out, "To: postmaster\r\n"));
+	assert_non_null(strstr(r.out, "Reply-To: noreply\r\n"));
+	done(&r);
+	r = run((const char *[]){"render", "--from", "a@example.com", "--to",
+				 "b@example.com, \"Doe, Jane\" <j@example.com>",
+				 "--cc", "c@example.com", NULL},
+		"x\n", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(
+		r.out, "To: b@example.com, \"Doe, Jane\" <j@example.com>\r\n"));
+	done(&r);
+	r = run((const char *[]){"render", "--from", "a@example.com", "--to",
+				 "Doe, Jane <j@example.com>", NULL},
+		"x\n", NULL);
+	assert_clean_failure(&r, 1, "quote it");
+	done(&r);
+	r = run((const char *[]){"render", "--from",
+				 "ro\xe2\x80\xaeot@example.com", "--to",
+				 "b@example.com", NULL},
+		"x\n", NULL);
+	assert_clean_failure(&r, 1, "U+202E");
+	done(&r);
+
+	assert_int_equal(fixture_start(&f, "smtpd", args), 0);
+	snprintf(server, sizeof server, "127.0.0.1:%d", f.port);
+	r = run((const char *[]){"send", "--server", server, "--from", "root",
+				 "--to", "postmaster", "--to",
+				 "a@example.com, admin@example.com", NULL},
+		"x\n", NULL);
+	if (r.status != 0)
+		print_error("%s\n", r.err);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	assert_int_equal(fixture_wait_messages(&f, 1, 5000), 1);
+	j = fixture_read(&f, "0001.json", NULL);
+	assert_non_null(strstr(j, "\"mail_from\": \"root\""));
+	assert_non_null(strstr(j, "\"postmaster\""));
+	assert_non_null(strstr(j, "\"admin@example.com\""));
+	free(j);
+	fixture_stop(&f);
+}
+
+/* ---------------------------------------------------------------------
+ * Issue 11: the body is streamed and checked by the library; what a
+ * server or a program says is printed safely; a killed CLI takes its
+ * program with it. */
+
+static int exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+static void make_file(const char *path, size_t size, char fill)
+{
+	FILE *f = fopen(path, "wb");
+	char block[65536];
+
+	assert_non_null(f);
+	memset(block, fill, sizeof block);
+	for (size_t i = 0; i < sizeof block; i += 60)
+		block[i] = '\n';
+	while (size) {
+		size_t k = size < sizeof block ? size : sizeof block;
+
+		assert_int_equal(fwrite(block, 1, k, f), k);
+		size -= k;
+	}
+	fclose(f);
+}
+
+/* Run a shell command line; its stderr (and stdout when keep_out) go to
+ * *err; the peak RSS of the whole run in KiB in *rss_kib. */
+static int sh_run(const char *cmd, char **err, long *rss_kib)
+{
+	int p[2], st;
+	pid_t pid;
+	size_t n;
+	struct rusage ru;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 2);
+		close(p[0]);
+		close(p[1]);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	slurp_fd(p[0], err, &n);
+	close(p[0]);
+	assert_int_equal(wait4(pid, &st, 0, &ru), pid);
+	if (rss_kib)
+		*rss_kib = ru.ru_maxrss;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_body_checks(void **state)
+{
+	char dir[] = "/tmp/po-cli-XXXXXX", fifo[64];
+	struct run r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	/* a code point over U+10FFFF, which glibc's mbrtowc let through */
+	r = run((const char *[]){"render", "--from", "a@example.com", "--to",
+				 "b@example.com", NULL},
+		"fine\nnot \xf4\x90\x80\x80 fine\n", NULL);
+	assert_clean_failure(&r, 1, "standard input: not UTF-8 text (line 2)");
+	done(&r);
+	/* --body-file takes regular files only, as --attach does: /dev/zero
+	 * used to grow memory without end, a FIFO to block */
+	r = run((const char *[]){"render", "--from", "a@example.com", "--to",
+				 "b@example.com", "--body-file", "/dev/zero",
+				 NULL},
+		"", NULL);
+	assert_clean_failure(&r, 1, "not a regular file");
+	done(&r);
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	r = run((const char *[]){"render", "--from", "a@example.com", "--to",
+				 "b@example.com", "--body-file", fifo, NULL},
+		"", NULL);
+	assert_clean_failure(&r, 1, "not a regular file");
+	done(&r);
+	unlink(fifo);
+	rmdir(dir);
+}
+
+/* The body is streamed: a 64 MiB --body-file renders in a few MiB, and
+ * standard input stops at the documented 64 MiB. */
+static void test_body_streamed(void **state)
+{
+	char dir[] = "/tmp/po-cli-XXXXXX", path[64], cmd[512], *err;
+	long rss;
+	int st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/body.txt", dir);
+	make_file(path, 64u << 20, 'a');
+	snprintf(cmd, sizeof cmd,
+		 "build/postoffice render --from a@example.com --to "
+		 "b@example.com --body-file %s > /dev/null",
+		 path);
+	st = sh_run(cmd, &err, &rss);
+	if (st)
+		print_error("%s\n", err);
+	assert_int_equal(st, 0);
+	assert_true(rss < 24 * 1024);
+	free(err);
+	snprintf(cmd, sizeof cmd,
+		 "head -c %ld /dev/zero | tr '\\0' b | build/postoffice render "
+		 "--from a@example.com --to b@example.com > /dev/null",
+		 (64L << 20) + 1);
+	st = sh_run(cmd, &err, &rss);
+	assert_int_equal(st, 1);
+	assert_non_null(strstr(err, "longer than 64 MiB"));
+	assert_true(rss < 24 * 1024);
+	free(err);
+	snprintf(cmd, sizeof cmd,
+		 "head -c %ld /dev/zero | tr '\\0' b | build/postoffice render "
+		 "--from a@example.com --to b@example.com > /dev/null",
+		 64L << 20);
+	st = sh_run(cmd, &err, NULL);
+	assert_int_equal(st, 0);
+	free(err);
+	unlink(path);
+	rmdir(dir);
+}
+
+static int has_raw_control(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == 0x1b || s[i] == 0x07 || s[i] == '\r' ||
+		    ((unsigned char)s[i] == 0xc2 &&
+		     (unsigned char)s[i + 1] == 0x9b))
+			return 1;
+	return 0;
+}
+
+/* Terminal escapes from the server reach neither the trace, nor the
+ * error line, nor the success line: they are shown as \xHH. */
+static void test_server_text_sanitised(void **state)
+{
+	const char *refuse[] = {"--at", "rcpt", "--do", "reply", "--reply",
+				"550 5.1.1 \x1b]0;pwned\x07 \x1b[2J"
+				"\xc2\x9b" "31m bye",
+				NULL};
+	const char *accept[] = {"--at", "eod", "--do", "reply", "--reply",
+				"250 queued \x1b[31mred\r" "X", NULL};
+	char server[40];
+	fixture f;
+	struct run r;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f, "faultd", refuse), 0);
+	snprintf(server, sizeof server, "127.0.0.1:%d", f.port);
+	r = run((const char *[]){"send", "--server", server, "--trace",
+				 "--from", "a@example.com", "--to",
+				 "b@example.com", NULL},
+		"x\n", NULL);
+	assert_int_equal(r.status, 1);
+	assert_false(has_raw_control(r.err, r.nerr));
+	assert_non_null(strstr(r.err, "550 5.1.1 \\x1B]0;pwned\\x07 "
+				      "\\x1B[2J\\u{009B}31m bye"));
+	assert_non_null(strstr(r.err, "S: 550 5.1.1 \\x1B]0;pwned"));
+	done(&r);
+	fixture_stop(&f);
+	assert_int_equal(fixture_start(&f, "faultd", accept), 0);
+	snprintf(server, sizeof server, "127.0.0.1:%d", f.port);
+	r = run((const char *[]){"send", "--server", server, "--from",
+				 "a@example.com", "--to", "b@example.com",
+				 NULL},
+		"x\n", NULL);
+	assert_int_equal(r.status, 0);
+	assert_false(has_raw_control(r.out, r.nout));
+	assert_non_null(strstr(r.out, "250 queued \\x1B[31mred\\x0DX\n"));
+	done(&r);
+	fixture_stop(&f);
+	/* and what a program writes to its stderr */
+	r = run((const char *[]){"send", "--program",
+				 "printf 'no\\033[2Jway\\302\\233' >&2; exit 1",
+				 "--from", "a@example.com", "--to",
+				 "b@example.com", NULL},
+		"x\n", NULL);
+	assert_int_equal(r.status, 1);
+	assert_false(has_raw_control(r.err, r.nerr));
+	assert_non_null(strstr(r.err, "\\u{009B}"));
+	done(&r);
+}
+
+/* A CLI killed while it feeds its program takes the program with it:
+ * the program never reads a clean end of the half letter (sendmail -t
+ * would queue it).  By a signal it can catch, the CLI kills the group
+ * first; by SIGKILL, the kernel does (PR_SET_PDEATHSIG, for the program
+ * it started itself). */
+static void test_killed_cli_kills_program(void **state)
+{
+	char dir[] = "/tmp/po-cli-XXXXXX", big[64], out[64], mark[64];
+	char cmd[256];
+	const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGKILL};
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(big, sizeof big, "%s/big.bin", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(mark, sizeof mark, "%s/done", dir);
+	make_file(big, 4u << 20, 'z');
+	/* reads slowly: the CLI blocks on the full pipe */
+	snprintf(cmd, sizeof cmd,
+		 "sleep 0.5; cat > %s && touch %s", out, mark);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		pid_t pid = fork();
+		int st;
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			int null = open("/dev/null", O_RDWR);
+
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+			execl("build/postoffice", "build/postoffice", "send",
+			      "--program", cmd, "--from", "a@example.com",
+			      "--to", "b@example.com", "--attach", big,
+			      (char *)NULL);
+			_exit(127);
+		}
+		usleep(200 * 1000);
+		assert_int_equal(kill(pid, sigs[i]), 0);
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFSIGNALED(st));
+		assert_int_equal(WTERMSIG(st), sigs[i]);
+		usleep(1500 * 1000);
+		assert_false(exists(mark));
+		unlink(out);
+	}
+	unlink(big);
+	rmdir(dir);
+}
+
+/* The program's run is bounded by default; --timeout sets the bound. */
+static void test_program_timeout(void **state)
+{
+	struct run r;
+	time_t t0 = time(NULL);
+
+	(void)state;
+	r = run((const char *[]){"send", "--program", "sleep 30", "--timeout",
+				 "1", "--from", "a@example.com", "--to",
+				 "b@example.com", NULL},
+		"x\n", NULL);
+	assert_clean_failure(&r, 1, "timed out after 1000 ms");
+	assert_true(time(NULL) - t0 < 5);
+	done(&r);
+	r = run((const char *[]){"--help", NULL}, NULL, NULL);
+	assert_non_null(strstr(r.out, "(default 600)"));
+	done(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +786,12 @@ int main(void)
 		cmocka_unit_test(test_send_smtp),
 		cmocka_unit_test(test_send_ipv6_and_refusal),
 		cmocka_unit_test(test_send_program),
+		cmocka_unit_test(test_cli_addresses),
+		cmocka_unit_test(test_body_checks),
+		cmocka_unit_test(test_body_streamed),
+		cmocka_unit_test(test_server_text_sanitised),
+		cmocka_unit_test(test_killed_cli_kills_program),
+		cmocka_unit_test(test_program_timeout),
 		cmocka_unit_test(test_send_dsn_and_host_check),
 	};
 

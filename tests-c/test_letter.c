@@ -45,6 +45,19 @@ struct addr_case {
 	const char *spec;
 };
 
+/* po__addr_parse on case i, checking its status (the case printed when
+ * it differs); on success *a holds the address.  Returns the status. */
+static int parse_case(size_t i, const char *in, int status, po__addr *a)
+{
+	int rc = po__addr_parse(in, "test", a, NULL);
+
+	if (rc != status)
+		print_error("case %zu \"%s\": got %s (%s)\n", i, in,
+			    po_errname(rc), po_last_error());
+	assert_int_equal(rc, status);
+	return rc;
+}
+
 static void test_address_forms(void **state)
 {
 	static const struct addr_case cases[] = {
@@ -67,8 +80,47 @@ static void test_address_forms(void **state)
 		 "a@xn--bcher-kva.example"},
 		{"j\xc3\xb6rg@example.com", PO_OK, NULL,
 		 "j\xc3\xb6rg@example.com"},
+		/* a bare local part, as Allegro's doc allows: as given */
+		{"joe", PO_OK, NULL, "joe"},
+		{"  root ", PO_OK, NULL, "root"},
+		{"<root>", PO_OK, NULL, "root"},
+		{"Root <root>", PO_OK, "Root", "root"},
+		{"first.last", PO_OK, NULL, "first.last"},
+		{"\"john doe\"", PO_OK, NULL, "\"john doe\""},
+		/* quoted local parts */
+		{"\"john doe\"@example.com", PO_OK, NULL,
+		 "\"john doe\"@example.com"},
+		{"John <\"j, d\"@example.com>", PO_OK, "John",
+		 "\"j, d\"@example.com"},
+		{"\"a\\\"b\"@example.com", PO_OK, NULL,
+		 "\"a\\\"b\"@example.com"},
+		{"\"a\"b@example.com", PO_EADDRESS, NULL, NULL},
+		{"\"a\tb\"@example.com", PO_EADDRESS, NULL, NULL},
+		/* comments: beside an addr-spec they name it */
+		{"a@example.com (Alice)", PO_OK, "Alice", "a@example.com"},
+		{"(Alice) a@example.com", PO_OK, "Alice", "a@example.com"},
+		{"a@example.com (Smith, A. \\(B\\))", PO_OK, "Smith, A. (B)",
+		 "a@example.com"},
+		{"Alice (work) <a@example.com>", PO_OK, "Alice (work)",
+		 "a@example.com"},
+		{"Alice <a@example.com> (work)", PO_OK, "Alice (work)",
+		 "a@example.com"},
+		{"\"Doe, Jane\" Smith <j@example.com>", PO_OK,
+		 "Doe, Jane Smith", "j@example.com"},
+		{"a@example.com (unclosed", PO_EADDRESS, NULL, NULL},
+		{"a@example.com )", PO_EADDRESS, NULL, NULL},
+		/* one address only here; lists are po__addr_list_parse's */
+		{"a@example.com, b@example.com", PO_EADDRESS, NULL, NULL},
+		{"Doe, Jane <j@example.com>", PO_EADDRESS, NULL, NULL},
+		{"Jane Doe jane@example.com", PO_EADDRESS, NULL, NULL},
+		{"undisclosed-recipients:;", PO_EADDRESS, NULL, NULL},
+		{"team: a@example.com;", PO_EADDRESS, NULL, NULL},
+		{"a@b@example.com", PO_EADDRESS, NULL, NULL},
 		{"", PO_EADDRESS, NULL, NULL},
-		{"joe", PO_EADDRESS, NULL, NULL},
+		{" , ", PO_EADDRESS, NULL, NULL},
+		{"<>", PO_EADDRESS, NULL, NULL},
+		{"ro ot", PO_EADDRESS, NULL, NULL},
+		{"root\r\n", PO_EADDRESS, NULL, NULL},
 		{"@example.com", PO_EADDRESS, NULL, NULL},
 		{"joe@", PO_EADDRESS, NULL, NULL},
 		{"jo e@example.com", PO_EADDRESS, NULL, NULL},
@@ -101,13 +153,8 @@ static void test_address_forms(void **state)
 	(void)state;
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		po__addr a;
-		int rc = po__addr_parse(cases[i].in, "test", &a, NULL);
+		int rc = parse_case(i, cases[i].in, cases[i].status, &a);
 
-		if (rc != cases[i].status)
-			print_error("case %zu \"%s\": got %s (%s)\n", i,
-				    cases[i].in, po_errname(rc),
-				    po_last_error());
-		assert_int_equal(rc, cases[i].status);
 		if (rc != PO_OK) {
 			assert_true(strlen(po_last_error()) > 0);
 			continue;
@@ -119,6 +166,218 @@ static void test_address_forms(void **state)
 		assert_string_equal(a.spec, cases[i].spec);
 		po__addr_clear(&a);
 	}
+}
+
+struct list_case {
+	const char *in;
+	int status;
+	size_t n;
+	const char *spec[3];
+	const char *display[3];
+};
+
+static void test_address_lists(void **state)
+{
+	static const struct list_case cases[] = {
+		{"a@x.com, b@y.com", PO_OK, 2, {"a@x.com", "b@y.com"}, {0}},
+		{"Carol <c@x.com>, d@x.com", PO_OK, 2, {"c@x.com", "d@x.com"},
+		 {"Carol", NULL}},
+		{"\"Doe, Jane\" <j@x.com>,k@x.com", PO_OK, 2,
+		 {"j@x.com", "k@x.com"}, {"Doe, Jane", NULL}},
+		{"a@x.com (Smith, A), b@y.com", PO_OK, 2,
+		 {"a@x.com", "b@y.com"}, {"Smith, A", NULL}},
+		{"<\"a,b\"@x.com>, c@x.com", PO_OK, 2,
+		 {"\"a,b\"@x.com", "c@x.com"}, {0}},
+		{"a@x.com,", PO_OK, 1, {"a@x.com"}, {0}},
+		{"a@x.com, , b@y.com", PO_OK, 2, {"a@x.com", "b@y.com"}, {0}},
+		{"a@[192.0.2.1], b@y.com", PO_OK, 2,
+		 {"a@[192.0.2.1]", "b@y.com"}, {0}},
+		{"root", PO_OK, 1, {"root"}, {0}},
+		{"Root <root>", PO_OK, 1, {"root"}, {"Root"}},
+		/* in a list every address needs a domain */
+		{"Doe, Jane <j@x.com>", PO_EADDRESS, 0, {0}, {0}},
+		{"root, bob@x.com", PO_EADDRESS, 0, {0}, {0}},
+		{"bob@x.com, root", PO_EADDRESS, 0, {0}, {0}},
+		{"a@x.com, b@y.com, Doe, J <j@x.com>", PO_EADDRESS, 0, {0},
+		 {0}},
+		{",", PO_EADDRESS, 0, {0}, {0}},
+		{"a@x.com, b c@y.com", PO_EADDRESS, 0, {0}, {0}},
+		{"a@x.com, \"b@y.com", PO_EADDRESS, 0, {0}, {0}},
+	};
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		po__addr *v = (po__addr *)1;
+		size_t n = 99;
+		int rc = po__addr_list_parse(cases[i].in, "To address", &v,
+					     &n, NULL);
+
+		if (rc != cases[i].status)
+			print_error("case %zu \"%s\": got %s (%s)\n", i,
+				    cases[i].in, po_errname(rc),
+				    po_last_error());
+		assert_int_equal(rc, cases[i].status);
+		if (rc != PO_OK) {
+			assert_null(v);
+			assert_int_equal(n, 0);
+			continue;
+		}
+		assert_int_equal(n, cases[i].n);
+		for (k = 0; k < n; k++) {
+			assert_string_equal(v[k].spec, cases[i].spec[k]);
+			if (cases[i].display[k])
+				assert_string_equal(v[k].display,
+						    cases[i].display[k]);
+			else
+				assert_null(v[k].display);
+			po__addr_clear(&v[k]);
+		}
+		free(v);
+	}
+}
+
+/* An unquoted comma in a display name is refused with a message that
+ * says how to quote it, and adds no recipient. */
+static void test_address_list_messages(void **state)
+{
+	po_letter *l = po_letter_new();
+
+	(void)state;
+	assert_int_equal(po_letter_add_to(l, "Doe, Jane <j@x.com>"),
+			 PO_EADDRESS);
+	assert_non_null(strstr(po_last_error(), "\"Doe\" has no domain"));
+	assert_non_null(strstr(po_last_error(),
+			       "quote it: \"\\\"Doe, Jane\\\" <j@x.com>\""));
+	assert_int_equal(po_letter_add_cc(l, "root, bob@x.com"), PO_EADDRESS);
+	assert_non_null(strstr(po_last_error(), "\"root\" has no domain"));
+	assert_int_equal(po_letter_recipient_count(l), 0);
+	/* a list adds every address; To keeps them all */
+	assert_po_ok(po_letter_add_to(l, "a@x.com, \"B, b\" <b@x.com>"));
+	assert_po_ok(po_letter_add_bcc(l, "c@x.com (C), d@x.com"));
+	assert_int_equal(po_letter_recipient_count(l), 4);
+	assert_string_equal(po_letter_recipient(l, 1), "b@x.com");
+	assert_string_equal(po_letter_recipient(l, 3), "d@x.com");
+	/* From is one address */
+	assert_int_equal(po_letter_set_from(l, "a@x.com, b@x.com"),
+			 PO_EADDRESS);
+	assert_non_null(strstr(po_last_error(), "one address only"));
+	po_letter_free(l);
+}
+
+struct unicode_case {
+	const char *in;
+	int status;
+};
+
+/* C0/C1 controls, separators, bidi controls and invisible characters
+ * (issue #7 item 12): one case per class and place. */
+static void test_address_unicode(void **state)
+{
+	static const struct unicode_case cases[] = {
+		/* C0 */
+		{"jo\x01e@example.com", PO_EADDRESS},
+		{"Jo\x1b[31m <joe@example.com>", PO_EADDRESS},
+		/* C1, NEL */
+		{"jo\xc2\x85" "e@example.com", PO_EADDRESS},
+		{"Jo\xc2\x85 <joe@example.com>", PO_EADDRESS},
+		{"jo\xc2\x9b" "e@example.com", PO_EADDRESS},
+		/* line and paragraph separators */
+		{"jo\xe2\x80\xa8" "e@example.com", PO_EADDRESS},
+		{"Jo\xe2\x80\xa9 <joe@example.com>", PO_EADDRESS},
+		/* bidi embeddings, overrides, isolates: everywhere */
+		{"jo\xe2\x80\xae" "e@example.com", PO_EADDRESS},
+		{"\xe2\x80\xae" "moc.knab <joe@example.com>", PO_EADDRESS},
+		{"Jo\xe2\x80\xaa <joe@example.com>", PO_EADDRESS},
+		{"jo\xe2\x81\xa6" "e@example.com", PO_EADDRESS},
+		{"Jo\xe2\x81\xa9 <joe@example.com>", PO_EADDRESS},
+		{"joe@exa\xe2\x80\xae" "mple.com", PO_EADDRESS},
+		/* bidi marks: in addresses, not in names */
+		{"jo\xe2\x80\x8e" "e@example.com", PO_EADDRESS},
+		{"jo\xe2\x80\x8f" "e@example.com", PO_EADDRESS},
+		{"jo\xd8\x9c" "e@example.com", PO_EADDRESS},
+		{"\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d\xe2\x80\x8f "
+		 "<joe@example.com>", PO_OK},
+		/* invisible: soft hyphen, ZWSP, word joiner, BOM */
+		{"ad\xc2\xadmin@example.com", PO_EADDRESS},
+		{"admin@exa\xc2\xadmple.com", PO_EADDRESS},
+		{"ad\xe2\x80\x8bmin@example.com", PO_EADDRESS},
+		{"ad\xe2\x81\xa0min@example.com", PO_EADDRESS},
+		{"\xef\xbb\xbf" "admin@example.com", PO_EADDRESS},
+		{"\"ad\xef\xbb\xbfmin\"@example.com", PO_EADDRESS},
+		{"Ad\xc2\xadmin <admin@example.com>", PO_OK},
+		{"ad\xc2\xadmin", PO_EADDRESS},
+		/* other non-ASCII is fine */
+		{"j\xc3\xb6rg@b\xc3\xbc" "cher.example", PO_OK},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		po__addr a;
+		int rc = parse_case(i, cases[i].in, cases[i].status, &a);
+
+		if (rc == PO_OK)
+			po__addr_clear(&a);
+		else
+			assert_non_null(strstr(po_last_error(), "test"));
+	}
+	/* the message names the character */
+	assert_int_equal(po__addr_parse("jo\xe2\x80\xae" "e@example.com", "To",
+					&(po__addr){0}, NULL),
+			 PO_EADDRESS);
+	assert_non_null(strstr(po_last_error(), "U+202E"));
+	assert_non_null(strstr(po_last_error(), "local part"));
+}
+
+/* The null sender is asked for explicitly, never by an empty From. */
+static void test_null_sender(void **state)
+{
+	po_letter *l = po_letter_new();
+	po_reader *r = NULL;
+
+	(void)state;
+	assert_int_equal(po_letter_set_from(l, ""), PO_EADDRESS);
+	assert_int_equal(po_letter_set_from(l, "<>"), PO_EADDRESS);
+	assert_null(po_letter_envelope_from(l));
+	assert_po_ok(po_letter_set_null_sender(l));
+	assert_string_equal(po_letter_envelope_from(l), "");
+	assert_po_ok(po_letter_add_to(l, "a@example.com"));
+	assert_po_ok(po_letter_set_body(
+		l, po_part_new_text("bounce", PO_ZERO_TERMINATED, NULL)));
+	/* no From field: refused before anything is produced */
+	assert_int_equal(po_reader_new(l, 0, &r), PO_ENOSENDER);
+	assert_null(r);
+	assert_non_null(strstr(po_last_error(), "From"));
+	assert_po_ok(po_letter_add_header_line(
+		l, "From: Mail Delivery System <postmaster@example.com>"));
+	assert_po_ok(po_reader_new(l, 0, &r));
+	po_reader_free(r);
+	/* set_from replaces it, and the other way round */
+	assert_po_ok(po_letter_set_from(l, "x@example.com"));
+	assert_string_equal(po_letter_envelope_from(l), "x@example.com");
+	assert_po_ok(po_letter_set_null_sender(l));
+	assert_string_equal(po_letter_envelope_from(l), "");
+	assert_int_equal(po_letter_set_null_sender(NULL), PO_EINVAL);
+	po_letter_free(l);
+}
+
+static void test_remove_recipient(void **state)
+{
+	po_letter *l = po_letter_new();
+
+	(void)state;
+	assert_po_ok(po_letter_add_to(l, "A <a@x.com>, b@x.com"));
+	assert_po_ok(po_letter_add_cc(l, "a@x.com"));
+	assert_po_ok(po_letter_add_bcc(l, "c@x.com, A@X.COM"));
+	assert_int_equal(po_letter_remove_recipient(l, "a@x.com"), 3);
+	assert_int_equal(po_letter_recipient_count(l), 2);
+	assert_string_equal(po_letter_recipient(l, 0), "b@x.com");
+	assert_string_equal(po_letter_recipient(l, 1), "c@x.com");
+	assert_int_equal(po_letter_remove_recipient(l, "zz@x.com"), 0);
+	assert_int_equal(po_letter_remove_recipient(NULL, "a@x.com"), 0);
+	assert_int_equal(po_letter_remove_recipient(l, NULL), 0);
+	po_letter_free(l);
 }
 
 static void test_address_limits(void **state)
@@ -351,6 +610,11 @@ int main(void)
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_free_null),
 		cmocka_unit_test(test_address_forms),
+		cmocka_unit_test(test_address_lists),
+		cmocka_unit_test(test_address_list_messages),
+		cmocka_unit_test(test_address_unicode),
+		cmocka_unit_test(test_null_sender),
+		cmocka_unit_test(test_remove_recipient),
 		cmocka_unit_test(test_address_limits),
 		cmocka_unit_test(test_smtputf8_flag),
 		cmocka_unit_test(test_letter_setters),

@@ -10,6 +10,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "codec.h"
+#include "po_private.h"
+
 /* Render the whole letter in chunks of `chunk` bytes. */
 static char *render_chunked(po_letter *l, unsigned flags, size_t chunk,
 			    size_t *len_out)
@@ -117,7 +120,7 @@ static void test_simple_letter(void **state)
 			       "example\\.com>\r\n"
 			       "X-Test: yes\r\n"
 			       "MIME-Version: 1.0\r\n"
-			       "Content-Type: text/plain; charset=\"utf-8\"\r\n"
+			       "Content-Type: text/plain;\r\n    charset=\"utf-8\"\r\n"
 			       "Content-Transfer-Encoding: 7bit\r\n$"));
 	assert_null(strstr(msg, "secret"));
 	assert_null(strstr(msg, "Bcc"));
@@ -211,7 +214,7 @@ static void test_raw_lines_replace_generated(void **state)
 			       "To: undisclosed-recipients:;\r\n"
 			       "Reply-To: x@example.com\r\n"
 			       "MIME-Version: 1.0\r\n"
-			       "Content-Type: text/plain; charset=\"utf-8\"\r\n"
+			       "Content-Type: text/plain;\r\n    charset=\"utf-8\"\r\n"
 			       "Content-Transfer-Encoding: 7bit\r\n$"));
 	assert_null(strstr(msg, "keyword"));
 	/* the envelope still comes from the letter */
@@ -272,6 +275,75 @@ static void test_encoding_choice(void **state)
 		free(msg);
 		po_letter_free(l);
 	}
+}
+
+/* The base64 body of the one-part letter msg, decoded into out (at most
+ * cap octets); returns the length. */
+static size_t b64_body(const char *msg, unsigned char *out, size_t cap)
+{
+	const char *body = strstr(msg, "\r\n\r\n");
+	size_t n = 0;
+	const char *err;
+
+	assert_non_null(body);
+	body += 4;
+	err = tc_b64_decode(body, strlen(body), out, &n);
+	if (err)
+		print_error("base64: %s\n", err);
+	assert_null(err);
+	assert_true(n <= cap);
+	return n;
+}
+
+/* RFC 2045 §6.8, RFC 2046 §4.1.1: text goes into base64 in canonical
+ * form, CRLF line ends; octets (a .csv attachment) stay byte-exact. */
+static void test_base64_text_canonical(void **state)
+{
+	static const char text[] = "Gr\xc3\xbc\xc3\x9f" "e\nzweite Zeile\r\n"
+				   "bare\rcr\n";
+	static const char canon[] = "Gr\xc3\xbc\xc3\x9f" "e\r\nzweite Zeile"
+				    "\r\nbare\rcr\r\n";
+	unsigned char got[256];
+	po_letter *l;
+	po_part *p;
+	char *msg;
+	size_t n;
+
+	(void)state;
+	/* text, base64 by default (not ASCII) or asked for */
+	for (int asked = 0; asked < 2; asked++) {
+		l = po_letter_new();
+		assert_po_ok(po_letter_set_from(l, "a@example.com"));
+		assert_po_ok(po_letter_add_to(l, "b@example.com"));
+		p = po_part_new_text(text, PO_ZERO_TERMINATED, NULL);
+		if (asked)
+			assert_po_ok(po_part_set_encoding(p, "base64"));
+		assert_po_ok(po_letter_set_body(l, p));
+		msg = render(l, 0, NULL);
+		assert_non_null(strstr(msg, "Content-Transfer-Encoding: base64"));
+		n = b64_body(msg, got, sizeof got);
+		assert_int_equal(n, strlen(canon));
+		assert_memory_equal(got, canon, n);
+		free(msg);
+		po_letter_free(l);
+	}
+	/* octets typed as text: byte for byte */
+	l = po_letter_new();
+	assert_po_ok(po_letter_set_from(l, "a@example.com"));
+	assert_po_ok(po_letter_add_to(l, "b@example.com"));
+	p = po_part_new_bytes(text, strlen(text));
+	assert_po_ok(po_part_set_type(p, "text/csv"));
+	assert_po_ok(po_letter_set_body(l, p));
+	msg = render(l, 0, NULL);
+	n = b64_body(msg, got, sizeof got);
+	assert_int_equal(n, strlen(text));
+	assert_memory_equal(got, text, n);
+	free(msg);
+	po_letter_free(l);
+	/* UTF-16 text has no LF octets to touch */
+	p = po_part_new_text("\n\0a\0", 4, "UTF-16LE");
+	assert_int_equal(p->len, 4);
+	po_part_free(p);
 }
 
 static void test_long_line_goes_qp(void **state)
@@ -345,7 +417,7 @@ static void test_multipart_structure(void **state)
 	msg = render(l, 0, NULL);
 
 	snprintf(want, sizeof want,
-		 "Content-Type: multipart/mixed;\r\n boundary=\"%s\"\r\n\r\n"
+		 "Content-Type: multipart/mixed;\r\n    boundary=\"%s\"\r\n\r\n"
 		 "This is a multi-part message in MIME format.\r\n"
 		 "\r\n--%s\r\n"
 		 "Content-Type: multipart/alternative;",
@@ -669,8 +741,8 @@ static void test_render_part_alone(void **state)
 	assert_po_ok(po_reader_read(r, buf, sizeof buf - 1, &n));
 	buf[n] = '\0';
 	assert_string_equal(buf, "MIME-Version: 1.0\n"
-				 "Content-Type: text/plain; "
-				 "charset=\"us-ascii\"\n"
+				 "Content-Type: text/plain;\n"
+				 "    charset=\"us-ascii\"\n"
 				 "Content-Transfer-Encoding: 7bit\n\nhi\n");
 	po_reader_free(r);
 	po_part_free(p);
@@ -685,6 +757,7 @@ int main(void)
 		cmocka_unit_test(test_message_rfc822),
 		cmocka_unit_test(test_part_headers_beat_letter),
 		cmocka_unit_test(test_encoding_choice),
+		cmocka_unit_test(test_base64_text_canonical),
 		cmocka_unit_test(test_long_line_goes_qp),
 		cmocka_unit_test(test_explicit_7bit_falls_back),
 		cmocka_unit_test(test_multipart_structure),

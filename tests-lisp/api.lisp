@@ -48,8 +48,11 @@ NET.POST-OFFICE, as in Allegro, and external in POSTOFFICE."
   (do-external-symbols (symbol :postoffice)
     (is (eq (find-package :net.post-office) (symbol-package symbol))
         "~s is not a symbol of NET.POST-OFFICE" symbol))
-  (dolist (name '(with-smtp-connection reload
+  (dolist (name '(with-smtp-connection reload smtp-connection-last-reply
+                  continue-without-tls continue-without-verification
+                  *test-email-address-server* *test-email-address-literals*
                   *smtp-timeout* *libpostoffice-path* *smtp-debug*
+                  *smtp-last-reply*
                   smtp-condition smtp-error smtp-argument-error
                   smtp-file-error smtp-input-error
                   smtp-connection-error smtp-tls-error

@@ -102,6 +102,37 @@ in ~a" (native dir)))
   (native (merge-pathnames name *certs*)))
 
 ;;; ------------------------------------------------------------------
+;;; (asdf:test-system "smtp")
+
+(defparameter *test-op-suites* '(:smtp)
+  "The FiveAM suites (ASDF:TEST-SYSTEM \"smtp\") runs.")
+
+(defun test-op-run ()
+  "What (ASDF:TEST-SYSTEM \"smtp\") does, for a user's CI as much as for
+us: runs the suites *TEST-OP-SUITES* with FiveAM and explains the
+failures.  Each test starts the fixture servers it needs; the temporary
+files go to $SMTP_TEST_TMP if that is set, else to a fresh directory
+under /tmp that is removed afterwards.  Returns true if every check
+passed."
+  (let ((own (not (plusp (length (or (uiop:getenv "SMTP_TEST_TMP") "")))))
+        (results '()))
+    ;; Set, not bound: the tests' threads must see the same directory.
+    (when own
+      (setf *tmp-root* nil
+            *certs* nil))
+    (unwind-protect
+         (progn
+           (dolist (suite *test-op-suites*)
+             (setf results (append results (run suite))))
+           (explain! results)
+           (and results (results-status results)))
+      (when (and own *tmp-root*)
+        (uiop:delete-directory-tree *tmp-root* :validate t
+                                               :if-does-not-exist :ignore)
+        (setf *tmp-root* nil
+              *certs* nil)))))
+
+;;; ------------------------------------------------------------------
 ;;; Fixture servers
 
 (defstruct fixture
@@ -283,6 +314,15 @@ VALUE), unfolded, in order."
         for end = (position #\Newline string :start start)
         collect (string-right-trim '(#\Return) (subseq string start end))
         while end))
+
+(defun sent-p (value)
+  "True if VALUE is what a successful send returns: T (SEND-SMTP of a
+letter without a Message-ID) or a Message-ID string \"<...>\"."
+  (or (eq t value)
+      (and (stringp value)
+           (> (length value) 2)
+           (char= #\< (char value 0))
+           (char= #\> (char value (1- (length value)))))))
 
 (defun contains (string part)
   "True if STRING contains PART."
