@@ -713,7 +713,7 @@ RSET, and the next letter goes on it (lockstep and pipelined)."
       (with-smtp-connection (c (server f))
         (signals smtp-permanent-recipient-error
           (send-letter c *fault-from* "bad@example.com" "refused"))
-        (is (eq t (send-letter c *fault-from* "one@example.com" "next"))))
+        (is (stringp (send-letter c *fault-from* "one@example.com" "next"))))
       (is (= 1 (length (letters f))))
       (is (= 1 (connection-count f)) "~s" extra)
       (is (contains (transcript f) "C: RSET") "~s" extra))))
@@ -727,8 +727,8 @@ letter had not gone out, and is sent once more on a new connection."
                                  "421 4.3.2 Shutting down" "--conn" "1"
                                  extra))
       (with-smtp-connection (c (server f))
-        (is (eq t (send-letter c *fault-from* "one@example.com" "first")))
-        (is (eq t (send-letter c *fault-from* "two@example.com" "second"))))
+        (is (stringp (send-letter c *fault-from* "one@example.com" "first")))
+        (is (stringp (send-letter c *fault-from* "two@example.com" "second"))))
       (is (= 2 (length (letters f))) "~s" extra)
       (is (= 2 (connection-count f)) "~s" extra))))
 
@@ -1030,6 +1030,18 @@ upload buffers went out.")
                            :condition condition)
             condition)))
 
+(defun ended-transcript (fixture k)
+  "faultd's transcript of connection K of FIXTURE, once the connection has
+ended (its \"* end\" line; waits up to 5 s)."
+  (let ((path (merge-pathnames (format nil "conn-~d.log" k)
+                               (fixture-dir fixture))))
+    (loop repeat 50
+          for log = (and (probe-file path) (read-file-string path))
+          when (and log (search "* end" log))
+            return log
+          do (sleep 0.1)
+          finally (return (if (probe-file path) (read-file-string path) "")))))
+
 (test fault-stream-errors
   "A stream that signals an error halfway through a send (as the
 message, as an attachment, through SEND-SMTP; characters and octets):
@@ -1080,21 +1092,19 @@ final dot, nothing is delivered, and the image keeps sending."
                    (is (stringp (send-letter (server f) *fault-from*
                                           "one@example.com" "fine"))
                        "~a: the next letter" what)
-                   (let ((log (read-file-string
-                               (merge-pathnames (format nil "conn-~d.log"
-                                                        (1- (* 2 k)))
-                                                (fixture-dir f)))))
+                   (let ((log (ended-transcript f (1- (* 2 k)))))
                      (is (contains log "C: DATA") "~a: ~a" what log)
                      (is (contains log "S: 354") "~a" what)
                      (is (not (contains log (format nil "C: .~%")))
                          "~a: the final dot went out: ~a" what log)
                      ;; the body ended with the connection: no QUIT (nor
                      ;; anything else) was written into it
-                     (let ((tail (search "* body ended without the final dot"
-                                         log)))
+                     (let* ((tail (search "* body ended without the final dot"
+                                          log))
+                            (quit (and tail (search "QUIT" log :start2 tail))))
                        (is (not (null tail)) "~a: ~a" what log)
-                       (is (not (and tail (search "QUIT" log :start2 tail)))
-                           "~a: QUIT after the body: ~a" what log)))
+                       (is (null quit) "~a: QUIT after the body: ~a" what
+                           log)))
                    (is (= k (length (letters f))) "~a" what)))))))
 
 (test fault-stream-error-on-connection
