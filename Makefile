@@ -227,7 +227,7 @@ load-test: deps-extra all
 # same run (design.md §6); bench-render and bench-send run a subset.
 .PHONY: bench bench-render bench-send
 
-bench: deps all
+bench: deps-extra all
 	@bench/run.sh
 
 bench-render:

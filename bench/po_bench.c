@@ -6,6 +6,11 @@
  *       N letters over one po_smtp handle (one connection, reused)
  *   po_bench [--ehlo NAME] reconnect N PORT [BODYFILE]
  *       N letters, a new po_smtp handle (and connection) for each
+ *   po_bench [--ehlo NAME] queue N PORT [BODYFILE]
+ *       N letters submitted to a po_pool (one connection, PIPELINING:
+ *       each letter's envelope rides with the previous end of data)
+ *   po_bench [--ehlo NAME] rcpt50 PORT [BODYFILE]
+ *       one letter to 50 recipients on a new connection
  *   po_bench [--ehlo NAME] upload FILE PORT
  *       one letter: a short text and FILE attached (multipart/mixed,
  *       base64), as `postoffice send --attach FILE` builds it
@@ -137,6 +142,84 @@ static double loop(long n, unsigned port, const char *bodyfile, int reuse)
 	return t1 - t0;
 }
 
+/* N letters through a po_pool, all submitted first. */
+static double queue(long n, unsigned port, const char *bodyfile)
+{
+	const char *text = builtin_body;
+	size_t len = sizeof builtin_body - 1;
+	char *owned = NULL;
+	po_letter **l;
+	po_smtp *s;
+	po_pool *p;
+	po_result *r;
+	double t0, t1;
+	long i, done = 0;
+
+	if (bodyfile) {
+		owned = slurp(bodyfile, &len);
+		text = owned;
+	}
+	l = calloc((size_t)n, sizeof *l);
+	if (!l)
+		die("calloc", "out of memory");
+	t0 = now();
+	s = session(port);
+	p = po_pool_new(s);
+	if (!p)
+		die("po_pool_new", po_last_error());
+	for (i = 0; i < n; i++) {
+		l[i] = letter(text, len, NULL);
+		check(po_pool_submit(p, l[i], NULL), "po_pool_submit");
+	}
+	check(po_pool_run(p, 0), "po_pool_run");
+	while ((r = po_pool_next(p))) {
+		if (po_result_status(r) != PO_OK)
+			die("po_pool", po_result_errmsg(r));
+		po_result_free(r);
+		done++;
+	}
+	po_pool_free(p); /* QUIT */
+	po_smtp_free(s);
+	t1 = now();
+	if (done != n)
+		die("po_pool", "letters missing");
+	for (i = 0; i < n; i++)
+		po_letter_free(l[i]);
+	free(l);
+	free(owned);
+	return t1 - t0;
+}
+
+/* One letter to 50 recipients. */
+static double rcpt50(unsigned port, const char *bodyfile)
+{
+	const char *text = builtin_body;
+	size_t len = sizeof builtin_body - 1;
+	char *owned = NULL, a[64];
+	double t0, t1;
+	po_smtp *s;
+	po_letter *l;
+	int i;
+
+	if (bodyfile) {
+		owned = slurp(bodyfile, &len);
+		text = owned;
+	}
+	t0 = now();
+	l = letter(text, len, NULL);
+	for (i = 1; i < 50; i++) {
+		snprintf(a, sizeof a, "r%d@example.com", i);
+		check(po_letter_add_to(l, a), "to");
+	}
+	s = session(port);
+	send1(s, l);
+	po_smtp_free(s);
+	po_letter_free(l);
+	t1 = now();
+	free(owned);
+	return t1 - t0;
+}
+
 static double upload(const char *file, unsigned port)
 {
 	static const char text[] = "The file is attached.\n";
@@ -159,6 +242,8 @@ _Noreturn static void usage(void)
 	fprintf(stderr,
 		"usage: po_bench [--ehlo NAME] session N PORT [BODYFILE]\n"
 		"       po_bench [--ehlo NAME] reconnect N PORT [BODYFILE]\n"
+		"       po_bench [--ehlo NAME] queue N PORT [BODYFILE]\n"
+		"       po_bench [--ehlo NAME] rcpt50 PORT [BODYFILE]\n"
 		"       po_bench [--ehlo NAME] upload FILE PORT\n");
 	exit(2);
 }
@@ -173,7 +258,7 @@ int main(int argc, char **argv)
 		argc -= 2;
 		argv += 2;
 	}
-	if (argc < 4 || argc > 5)
+	if (argc < 3 || argc > 5)
 		usage();
 	check(po_init(), "po_init");
 	c0 = cpu();
@@ -181,6 +266,16 @@ int main(int argc, char **argv)
 		double secs = loop(count_arg(argv[2]), port_arg(argv[3]),
 				   argc == 5 ? argv[4] : NULL,
 				   !strcmp(argv[1], "session"));
+
+		printf("%.6f %.3f\n", secs, cpu() - c0);
+	} else if (!strcmp(argv[1], "queue") && argc >= 4) {
+		double secs = queue(count_arg(argv[2]), port_arg(argv[3]),
+				    argc == 5 ? argv[4] : NULL);
+
+		printf("%.6f %.3f\n", secs, cpu() - c0);
+	} else if (!strcmp(argv[1], "rcpt50") && argc <= 4) {
+		double secs = rcpt50(port_arg(argv[2]),
+				     argc == 4 ? argv[3] : NULL);
 
 		printf("%.6f %.3f\n", secs, cpu() - c0);
 	} else if (!strcmp(argv[1], "upload") && argc == 4) {

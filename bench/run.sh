@@ -6,6 +6,7 @@
 #   bench/run.sh          everything
 #   bench/run.sh send     the SMTP measurements only
 #   bench/run.sh render   rendering a 100 MB attachment vs coreutils base64
+#   bench/run.sh rtt      round trips a letter, letters/s at a 20 ms RTT
 #
 # Peers (all Debian packages, nothing fetched): bare libcurl
 # (bench/curl_bench.c), Python's smtplib (bench/smtplib_bench.py, run with
@@ -30,9 +31,9 @@ set -u
 
 MODE=${1:-all}
 case $MODE in
-all | send | render) ;;
+all | send | render | rtt) ;;
 *)
-	echo "usage: bench/run.sh [all|send|render]" >&2
+	echo "usage: bench/run.sh [all|send|render|rtt]" >&2
 	exit 2
 	;;
 esac
@@ -90,6 +91,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/po-bench.XXXXXX") || die "no temp dir"
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
 	stop_sink
+	[ -n "${FAULTD_PID:-}" ] && kill "$FAULTD_PID" 2>/dev/null
+	[ -n "${LAT_PID:-}" ] && kill "$LAT_PID" 2>/dev/null
 	if [ "${BENCH_KEEP:-}" = 1 ]; then
 		echo "bench: kept $TMP" >&2
 	else
@@ -222,7 +225,7 @@ lisp_measure() {
 # ---------------------------------------------------------------------
 # Measurements
 
-if [ "$MODE" != render ]; then
+if [ "$MODE" = all ] || [ "$MODE" = send ]; then
 	start_sink "$TMP/sink.log" "$TMP/sink.log" ||
 		die "smtp-sink did not start (see $TMP/sink.log)"
 	note "smtp-sink on 127.0.0.1:$PORT (pid $SINK_PID)"
@@ -275,7 +278,7 @@ if [ "$MODE" != render ]; then
 	done
 fi
 
-if [ "$MODE" != send ]; then
+if [ "$MODE" = all ] || [ "$MODE" = render ]; then
 	cat "$TMP/big.bin" >/dev/null # page cache
 	for rep in $(seq "$REPS"); do
 		note "render ${BIG_MB} MB, run $rep of $REPS"
@@ -283,6 +286,132 @@ if [ "$MODE" != send ]; then
 			--attach "$TMP/big.bin"
 		timed base64 base64 "$TMP/big.bin"
 	done
+fi
+
+# ---------------------------------------------------------------------
+# Round trips, counted at the server, and letters/s at a 20 ms round trip
+# (issue #9).  Round trips: fixtures/faultd.py --pipelining writes one
+# line per server turn (replies flushed together) to conn-K.turns; a
+# letter's turns are the connection's less the greeting, EHLO and QUIT.
+# Latency: fixtures/latency.py delays every chunk by RTT_MS / 2 each way
+# in front of smtp-sink (which offers PIPELINING).
+
+RTT_N=${BENCH_RTT_N:-50}
+RTT_MS=${BENCH_RTT_MS:-20}
+FAULTD_PID=
+LAT_PID=
+
+# start_bg NAME CMD... : CMD in the background, its standard input a pipe
+# held open by us (its end stops it), waiting for its "READY <port>".
+# Sets BG_PORT and BG_PID.
+start_bg() {
+	local name=$1
+	shift
+	rm -f "$TMP/$name.fifo"
+	mkfifo "$TMP/$name.fifo" || return 1
+	"$@" <"$TMP/$name.fifo" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	BG_PID=$!
+	exec {BG_FD}>"$TMP/$name.fifo"
+	eval "${name}_FD=$BG_FD"
+	for _ in $(seq 100); do
+		BG_PORT=$(awk '/^READY/ { print $2; exit }' "$TMP/$name.out")
+		[ -n "$BG_PORT" ] && return 0
+		kill -0 "$BG_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# stop_bg NAME PID : close its pipe, then make sure it is gone.
+stop_bg() {
+	local fd
+	eval "fd=\${${1}_FD:-}"
+	[ -n "$fd" ] && exec {fd}>&-
+	if [ -n "$2" ]; then
+		kill "$2" 2>/dev/null
+		wait "$2" 2>/dev/null
+	fi
+}
+
+# turns CLIENT-LABEL CONN LETTERS CMD... : run CMD against a fresh
+# faultd --pipelining (its port replaces PORT in CMD) and record the
+# server turns per letter on connection CONN, less greeting, EHLO and
+# QUIT (LETTERS 0: all the connection's turns, connect to QUIT).
+turns() {
+	local label=$1 conn=$2 letters=$3 d n
+	shift 3
+	d="$TMP/faultd.$label"
+	rm -rf "$d" && mkdir -p "$d"
+	if ! start_bg faultd "$PY" fixtures/faultd.py --dir "$d" --pipelining; then
+		fail "faultd did not start: $(cat "$TMP/faultd.err")"
+		return
+	fi
+	FAULTD_PID=$BG_PID
+	if "${@//PORT/$BG_PORT}" >/dev/null 2>"$TMP/err"; then
+		# faultd writes the turns as they happen; QUIT is the last
+		for _ in $(seq 50); do
+			grep -q '^221' "$d/conn-$conn.turns" 2>/dev/null && break
+			sleep 0.1
+		done
+		n=$(wc -l <"$d/conn-$conn.turns" 2>/dev/null || echo 0)
+		if [ "$letters" = 0 ]; then
+			record "rt_$label" "$n"
+		else
+			# less the greeting, the EHLO, and the QUIT if it came
+			grep -q '^221$' "$d/conn-$conn.turns" && n=$((n - 1))
+			record "rt_$label" "$(awk -v n="$n" -v l="$letters" \
+				'BEGIN { printf "%.3f", (n - 2) / l }')"
+		fi
+	else
+		fail "round trips, $label: '$*' failed: $(tail -n 3 "$TMP/err" | tr '\n' ' ')"
+	fi
+	stop_bg faultd "$FAULTD_PID"
+	FAULTD_PID=
+}
+
+if [ "$MODE" = all ] || [ "$MODE" = send ] || [ "$MODE" = rtt ]; then
+	if [ ! -d bench/node/node_modules/nodemailer ]; then
+		note "installing nodemailer into bench/node (npm)"
+		mkdir -p bench/node
+		(cd bench/node && npm install --no-audit --no-fund --prefix . \
+			nodemailer >"$TMP/npm.log" 2>&1) ||
+			fail "npm install nodemailer failed: $(tail -n 3 "$TMP/npm.log")"
+	fi
+	if [ "$LISP_OK" = 0 ] && lisp_out=$(sbcl --noinform --non-interactive \
+		--eval '(require :asdf)' \
+		--eval '(asdf:load-asd (truename "smtp.asd"))' \
+		--eval '(asdf:load-system "smtp")' 2>&1); then
+		LISP_OK=1
+	fi
+	note "round trips a letter (faultd --pipelining)"
+	turns reused 2 10 lisp session 10 PORT "$TMP/body.txt"
+	turns queued 1 20 $POB queue 20 PORT "$TMP/body.txt"
+	turns rcpt50 1 1 $POB rcpt50 PORT "$TMP/body.txt"
+	turns oneshot 2 0 lisp reconnect 1 PORT "$TMP/body.txt"
+	turns curl 1 10 $CURLB loop-reuse 10 PORT "$TMP/small.eml"
+	turns node 1 10 node bench/nodemailer_bench.js 10 PORT "$TMP/body.txt"
+
+	if [ -z "$SINK_PID" ]; then
+		start_sink "$TMP/sink.log" "$TMP/sink.log" ||
+			die "smtp-sink did not start (see $TMP/sink.log)"
+	fi
+	if start_bg lat "$PY" fixtures/latency.py --target "$PORT" \
+		--delay-ms "$(awk -v r="$RTT_MS" 'BEGIN { print r / 2 }')"; then
+		LAT_PID=$BG_PID
+		LPORT=$BG_PORT
+		for rep in $(seq "$REPS"); do
+			note "${RTT_MS} ms round trip, run $rep of $REPS"
+			lisp_measure rtt_lisp session "$RTT_N" "$LPORT" "$TMP/body.txt"
+			measure rtt_queue $POB queue "$RTT_N" "$LPORT" "$TMP/body.txt"
+			measure rtt_node node bench/nodemailer_bench.js "$RTT_N" "$LPORT" "$TMP/body.txt"
+			measure rtt_py $PY bench/smtplib_bench.py reuse "$RTT_N" "$LPORT" "$TMP/small.eml"
+			measure rtt_curl $CURLB loop-reuse "$RTT_N" "$LPORT" "$TMP/small.eml"
+		done
+		stop_bg lat "$LAT_PID"
+		LAT_PID=
+	else
+		fail "the latency proxy did not start: $(cat "$TMP/lat.err")"
+	fi
 fi
 
 # ---------------------------------------------------------------------
@@ -395,7 +524,7 @@ render_row() {
 
 mb() { awk '{ printf "%.1f MB", $1 / 1024 }'; }
 
-if [ "$MODE" != render ]; then
+if [ "$MODE" = all ] || [ "$MODE" = send ]; then
 	rate_row "design 6: bulk, Lisp session vs bare libcurl reuse" \
 		lisp_session "$SESSION_N" "libcurl" curl_reuse "$SESSION_N" 0.85
 	rate_row "design 6: bulk, Lisp session vs smtplib reuse (raw)" \
@@ -413,8 +542,8 @@ if [ "$MODE" != render ]; then
 	rss_row "design 6: ${BIG_MB} MB attachment, Lisp peak RSS growth" \
 		lisp_attach 3 "SBCL peak: $(median lisp_attach 4 | mb)"
 fi
-[ "$MODE" != send ] && render_row
-if [ "$MODE" != render ]; then
+{ [ "$MODE" = all ] || [ "$MODE" = render ]; } && render_row
+if [ "$MODE" = all ] || [ "$MODE" = send ]; then
 	rate_row "issue #3: C session vs bare libcurl reuse" \
 		po_session "$SESSION_N" "libcurl" curl_reuse "$SESSION_N" 0.9
 	rate_row "issue #3: C session vs smtplib reuse (raw)" \
@@ -438,6 +567,43 @@ if [ "$MODE" != render ]; then
 	time_row "(info) ${BIG_MB} MB, postoffice send vs curl -F base64" \
 		cli_big "curl -F" curlcli_mime -
 	row "(info) cl-smtp" "-" "not available offline" "-" "-" "skipped"
+fi
+
+# rt_row LABEL SERIES PEER-TEXT MAX : server turns a letter, <= MAX.
+rt_row() {
+	local v
+	v=$(median "$2")
+	if [ -z "$v" ]; then
+		row "$1" "n/a" "$3" "-" "<= $4" "n/a"
+		return
+	fi
+	awk -v label="$1" -v v="$v" -v peer="$3" -v max="$4" 'BEGIN {
+		printf "%s\t%.2f round trips\t%s\t-\t%s\t%s\n", label, v, peer,
+			(max == "-" ? "-" : "<= " max),
+			max == "-" ? "info" : (v <= max + 0 ? "PASS" : "MISS")
+	}' >>"$ROWS"
+}
+
+if [ "$MODE" = all ] || [ "$MODE" = send ] || [ "$MODE" = rtt ]; then
+	PEER_RT="libcurl engine $(median rt_curl), Nodemailer $(median rt_node)"
+	rt_row "issue #9: round trips a letter, send-letter on a reused connection" \
+		rt_reused "$PEER_RT" 2.1
+	rt_row "issue #9: round trips a letter, queued (po_pool)" \
+		rt_queued "$PEER_RT" 1.3
+	rt_row "issue #9: round trips, one letter to 50 recipients" \
+		rt_rcpt50 "libcurl engine: 53 (one RCPT a round trip)" 3
+	rt_row "(info) round trips, one-shot send-letter, connect to QUIT" \
+		rt_oneshot "server turns, TCP handshake not counted" -
+	rate_row "issue #9: ${RTT_MS} ms RTT, Lisp send-letter (session) vs Nodemailer" \
+		rtt_lisp "$RTT_N" "Nodemailer pool" rtt_node "$RTT_N" 1.0
+	rate_row "issue #9: ${RTT_MS} ms RTT, C queued (po_pool) vs Nodemailer" \
+		rtt_queue "$RTT_N" "Nodemailer pool" rtt_node "$RTT_N" 1.7
+	rate_row "(info) ${RTT_MS} ms RTT, Lisp send-letter (session) vs libcurl engine" \
+		rtt_lisp "$RTT_N" "libcurl reuse" rtt_curl "$RTT_N" -
+	rate_row "(info) ${RTT_MS} ms RTT, Lisp send-letter (session) vs smtplib" \
+		rtt_lisp "$RTT_N" "smtplib reuse" rtt_py "$RTT_N" -
+	rate_row "(info) ${RTT_MS} ms RTT, C queued (po_pool) vs smtplib" \
+		rtt_queue "$RTT_N" "smtplib reuse" rtt_py "$RTT_N" -
 fi
 
 echo
@@ -473,7 +639,7 @@ echo "Runs (wall seconds; CPU seconds of the client after the slash):"
 for s in curl_reuse po_session lisp_session py_reuse py_compose \
 	curl_reconnect curl_newhandle po_reconnect lisp_reconnect py_reconnect \
 	curl_upload po_upload cli_big lisp_attach curlcli_upload curlcli_mime \
-	cli_mid render base64; do
+	cli_mid render base64 rtt_lisp rtt_queue rtt_node rtt_py rtt_curl; do
 	[ -s "$TMP/s.$s" ] || continue
 	printf '  %-15s' "$s"
 	awk '{ printf " %.3f%s", $1, ($2 != "" && $2 != "-") ? "/" $2 : "" }' "$TMP/s.$s"

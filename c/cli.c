@@ -76,6 +76,12 @@ static const char usage_text[] =
 	"                       are refused\n"
 	"  --trace              print the SMTP dialogue on standard error\n"
 	"                       (secrets masked)\n"
+	"  --dsn-notify WHEN    delivery status notifications: never, or a\n"
+	"                       list of success,failure,delay (RFC 3461)\n"
+	"  --dsn-ret full|hdrs  what a failure report returns of the letter\n"
+	"  --dsn-envid ID       an identifier the reports quote\n"
+	"  --require-tls        REQUIRETLS (RFC 8689): verified TLS on every\n"
+	"                       hop, or the letter comes back\n"
 	"\n"
 	"preview writes an HTML page of the letter in FILE.eml (- for\n"
 	"standard input) and its parts into a new private directory under\n"
@@ -94,8 +100,8 @@ struct opts {
 	const char *from, *subject, *body_file;
 	struct list to, cc, bcc, reply_to, headers, attach;
 	const char *server, *program, *login, *password_file, *cafile;
-	const char *auth;
-	int ssl, starttls, no_verify, trace, partial;
+	const char *auth, *dsn_notify, *dsn_ret, *dsn_envid;
+	int ssl, starttls, no_verify, trace, partial, require_tls;
 	long timeout_s;
 };
 
@@ -238,7 +244,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		"--from",   "--to",        "--cc",	      "--bcc",
 		"--subject", "--reply-to", "--header",     "--attach",
 		"--body-file", "--server", "--program",    "--login",
-		"--password-file", "--cafile", "--timeout", "--auth"};
+		"--password-file", "--cafile", "--timeout", "--auth",
+		"--dsn-notify", "--dsn-ret", "--dsn-envid"};
 	int i;
 
 	if (argc < 2)
@@ -302,6 +309,12 @@ static void parse(int argc, char **argv, struct opts *o)
 				once(&o->cafile, a, v);
 			else if (!strcmp(a, "--auth"))
 				once(&o->auth, a, v);
+			else if (!strcmp(a, "--dsn-notify"))
+				once(&o->dsn_notify, a, v);
+			else if (!strcmp(a, "--dsn-ret"))
+				once(&o->dsn_ret, a, v);
+			else if (!strcmp(a, "--dsn-envid"))
+				once(&o->dsn_envid, a, v);
 			else if (!strcmp(a, "--timeout")) {
 				char *end;
 
@@ -325,6 +338,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->trace = 1;
 		else if (!strcmp(a, "--partial"))
 			o->partial = 1;
+		else if (!strcmp(a, "--require-tls"))
+			o->require_tls = 1;
 		else if (!strncmp(a, "--password", 10))
 			usage_error("no password flag: use --password-file "
 				    "or $POSTOFFICE_PASSWORD",
@@ -335,7 +350,8 @@ static void parse(int argc, char **argv, struct opts *o)
 	if (!o->send && (o->server || o->program || o->ssl || o->starttls ||
 			 o->login || o->cafile || o->no_verify || o->trace ||
 			 o->timeout_s || o->password_file || o->partial ||
-			 o->auth))
+			 o->auth || o->dsn_notify || o->dsn_ret ||
+			 o->dsn_envid || o->require_tls))
 		usage_error("send options given to render", NULL);
 	if (o->send && !o->server == !o->program)
 		usage_error("send needs exactly one of --server and --program",
@@ -343,10 +359,44 @@ static void parse(int argc, char **argv, struct opts *o)
 	if (o->ssl && o->starttls)
 		usage_error("--ssl and --starttls exclude each other", NULL);
 	if (o->program && (o->ssl || o->starttls || o->login || o->cafile ||
-			   o->no_verify || o->auth || o->partial))
+			   o->no_verify || o->auth || o->partial ||
+			   o->dsn_notify || o->dsn_ret || o->dsn_envid ||
+			   o->require_tls))
 		usage_error("SMTP options given with --program", NULL);
 	if (o->password_file && !o->login)
 		usage_error("--password-file without --login", NULL);
+	if (o->dsn_ret && strcasecmp(o->dsn_ret, "full") &&
+	    strcasecmp(o->dsn_ret, "hdrs"))
+		usage_error("--dsn-ret is full or hdrs", o->dsn_ret);
+}
+
+/* "never" or a comma-separated list of success, failure, delay. */
+static unsigned dsn_notify(const char *v)
+{
+	unsigned bits = 0;
+
+	if (!strcasecmp(v, "never"))
+		return PO_DSN_NOTIFY_NEVER;
+	while (*v) {
+		size_t n = strcspn(v, ",");
+
+		if (n == 7 && !strncasecmp(v, "success", 7))
+			bits |= PO_DSN_NOTIFY_SUCCESS;
+		else if (n == 7 && !strncasecmp(v, "failure", 7))
+			bits |= PO_DSN_NOTIFY_FAILURE;
+		else if (n == 5 && !strncasecmp(v, "delay", 5))
+			bits |= PO_DSN_NOTIFY_DELAY;
+		else
+			usage_error("--dsn-notify is never, or a list of "
+				    "success,failure,delay",
+				    v);
+		v += n;
+		if (*v == ',')
+			v++;
+	}
+	if (!bits)
+		usage_error("--dsn-notify: empty", NULL);
+	return bits;
 }
 
 /* The body read from standard input, as the library pulls it. */
@@ -612,6 +662,20 @@ static int send_smtp(const struct opts *o, po_letter *l)
 				     o->timeout_s * 1000, 0);
 	if (o->partial)
 		po_smtp_set_partial_delivery(s, 1);
+	if (o->require_tls)
+		po_smtp_set_require_tls(s, 1);
+	/* one letter: with PIPELINING its QUIT rides with the end of data */
+	po_smtp_set_keep_alive(s, 0);
+	if (o->dsn_notify)
+		check(po_letter_set_dsn_notify(l, dsn_notify(o->dsn_notify)),
+		      "--dsn-notify");
+	if (o->dsn_ret)
+		check(po_letter_set_dsn_ret(l, strcasecmp(o->dsn_ret, "full")
+						       ? PO_DSN_RET_HDRS
+						       : PO_DSN_RET_FULL),
+		      "--dsn-ret");
+	if (o->dsn_envid)
+		check(po_letter_set_dsn_envid(l, o->dsn_envid), "--dsn-envid");
 	if (o->trace)
 		po_smtp_set_trace(s, trace_cb, NULL);
 

@@ -129,7 +129,18 @@ struct po_letter {
 	int smtputf8;              /* some address has a UTF-8 local part */
 	char *message_id;          /* supplied or generated, "<...>" */
 	int message_id_generated;  /* message_id was made by us */
+	/* DSN (RFC 3461), set by po_letter_set_dsn_* (dsn.c) */
+	unsigned dsn_notify;       /* PO_DSN_NOTIFY_* bits, 0: not asked */
+	int dsn_ret;               /* PO_DSN_RET_*, 0: not asked */
+	char dsn_envid[101];       /* "" when not asked */
 };
+
+/* render.c, for the SMTP transaction: 1 if the rendered letter may hold
+ * octets >= 0x80 (BODY=8BITMIME); and an upper bound of its rendered size
+ * in *out (returns 1), or 0 when it cannot be known before it is read (a
+ * reader part or a raw reader letter). */
+int po__reader_8bit(const po_reader *r);
+int po__reader_size_bound(const po_reader *r, unsigned long long *out);
 
 /* The envelope recipients in order to, cc, bcc; i < count. */
 const char *po__letter_rcpt(const po_letter *l, size_t i);

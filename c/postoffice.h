@@ -127,7 +127,11 @@ PO_EXTERN int po_init(void);
 	XX(ECHANGED, 43, "file changed while the letter was made")         \
 	XX(EDEPTH, 44, "MIME parts nested too deeply")                     \
 	XX(EBADOCTET, 45, "content does not fit its transfer encoding")    \
-	XX(EENVELOPE, 46, "header names a recipient not in the envelope")
+	XX(EENVELOPE, 46, "header names a recipient not in the envelope")  \
+	XX(ESIZE, 47, "letter larger than the server accepts")             \
+	XX(E8BIT, 48, "server does not accept 8-bit data")                 \
+	XX(EDSN, 49, "server does not support DSN")                        \
+	XX(EREQUIRETLS, 50, "REQUIRETLS not possible")
 
 enum po_status {
 #define PO__ENUM(name, code, text) PO_##name = code,
@@ -551,6 +555,33 @@ PO_EXTERN const char *po_letter_recipient(const po_letter *letter, size_t i);
 PO_EXTERN size_t po_letter_remove_recipient(po_letter *letter,
 					    const char *address);
 
+/* Delivery status notifications (RFC 3461), asked of the server with the
+ * letter: NOTIFY= on every RCPT (with ORCPT=rfc822;<address> for ASCII
+ * addresses), RET= and ENVID= on MAIL.  A server that does not offer DSN
+ * refuses the letter before MAIL with PO_EDSN (requested notifications
+ * never vanish silently).  The program transport ignores them. */
+#define PO_DSN_NOTIFY_NEVER 0x1
+#define PO_DSN_NOTIFY_SUCCESS 0x2
+#define PO_DSN_NOTIFY_FAILURE 0x4
+#define PO_DSN_NOTIFY_DELAY 0x8
+#define PO_DSN_RET_FULL 1 /* return the whole letter in a failure report */
+#define PO_DSN_RET_HDRS 2 /* return its headers only */
+
+/* po_letter_set_dsn_notify - when the recipients' servers report: NEVER
+ * alone, or any of SUCCESS, FAILURE, DELAY; 0 clears (the server's
+ * default, usually FAILURE and DELAY, without asking).
+ * Returns: PO_OK, PO_EINVAL (NEVER with another, unknown bits). */
+PO_EXTERN int po_letter_set_dsn_notify(po_letter *letter, unsigned notify);
+
+/* po_letter_set_dsn_ret - PO_DSN_RET_FULL or _HDRS; 0 clears.
+ * Returns: PO_OK, PO_EINVAL. */
+PO_EXTERN int po_letter_set_dsn_ret(po_letter *letter, int ret);
+
+/* po_letter_set_dsn_envid - an envelope identifier the reports quote
+ * (1 to 100 printable ASCII characters, sent xtext-encoded); NULL clears.
+ * Returns: PO_OK, PO_EINVAL. */
+PO_EXTERN int po_letter_set_dsn_envid(po_letter *letter, const char *envid);
+
 /* ======================================================================
  * Rendering: the wire form, pulled chunk by chunk
  *
@@ -568,6 +599,12 @@ typedef struct po_reader po_reader;
 #define PO_RENDER_BCC 0x1 /* write a Bcc: header (program transport) */
 #define PO_RENDER_LF 0x2  /* end lines with LF instead of CRLF (for Lisp
 			     character streams; never for the wire) */
+#define PO_RENDER_7BIT 0x4 /* no octet >= 0x80 in the output (a server
+			      without 8BITMIME, RFC 6152): entities that
+			      would go 8bit or binary go quoted-printable,
+			      message/rfc822 ones as base64
+			      application/octet-stream; headers and raw
+			      letters are left as they are */
 
 /* po_reader_new - start rendering letter.  Everything is validated here -
  * sender, recipients (at least one), headers, parts, boundaries, files
@@ -614,7 +651,18 @@ PO_EXTERN int po_reader_rewind(po_reader *reader);
 PO_EXTERN void po_reader_free(po_reader *reader);
 
 /* ======================================================================
- * SMTP delivery through libcurl
+ * SMTP delivery
+ *
+ * libcurl opens each connection (DNS, connect, proxies, TLS, STARTTLS,
+ * EHLO, AUTH: CONNECT_ONLY); from MAIL on the transaction is the
+ * library's own, using what the server's EHLO reply offers: PIPELINING
+ * (MAIL, every RCPT and DATA in one flight: two round trips a letter;
+ * without it one command at a time), SIZE (the letter's size on MAIL; a
+ * letter over the server's limit is refused before MAIL, PO_ESIZE),
+ * 8BITMIME (BODY=8BITMIME; without it 8-bit parts are re-encoded and
+ * nothing above 127 is sent, a raw 8-bit letter is refused, PO_E8BIT),
+ * SMTPUTF8, DSN (po_letter_set_dsn_*; PO_EDSN when not offered) and
+ * REQUIRETLS (po_smtp_set_require_tls).
  *
  * A po_smtp handle holds a server, its TLS settings and credentials, and
  * at most one open connection.  Sending one letter: po_smtp_new, the
@@ -628,9 +676,12 @@ PO_EXTERN void po_reader_free(po_reader *reader);
  * final dot was sent); a failed QUIT afterwards does not change that.  Any
  * other status means it did not, except that po_smtp_outcome_unknown()
  * reports the one case where the final dot was sent and no reply came
- * back.  (A server that breaks the protocol by replying 250 in the middle
- * of the message, before the dot, cannot be told apart through libcurl,
- * which reads that reply only after sending the dot.)
+ * back.  A letter aborted after its body began (a reader or file error,
+ * a timeout, a reply in the middle of the body) never gets its final dot:
+ * the connection is shut down under it, and it was not sent.  A refused
+ * letter keeps the connection (RSET is sent before the next letter); a
+ * timeout, a lost connection or a 421 closes it, and the next send opens
+ * a new one.
  */
 typedef struct po_smtp po_smtp;
 
@@ -662,10 +713,8 @@ typedef struct po_smtp po_smtp;
 
 /* Trace callback: one line, without its line ending.  AUTH payloads and
  * every client line after a 334 challenge are replaced by "<masked>";
- * body bytes are never traced.  The QUIT that closes a session's
- * connection (po_smtp_close, po_smtp_free) is not shown: libcurl sends it
- * from its connection cache, out of our sight.  With keep-alive off it
- * ends each letter's transfer, and is shown.
+ * body bytes are never traced.  Every command is shown, the closing QUIT
+ * included.
  * Must return normally. */
 typedef void (*po_trace_fn)(void *userdata, int direction,
 			    const char *line, size_t len);
@@ -739,10 +788,10 @@ PO_EXTERN int po_smtp_set_auth_mechanisms(po_smtp *smtp, const char *mechs);
 /* po_smtp_set_timeouts - in milliseconds; 0 keeps the current value, a
  * negative value means no limit.  connect: TCP + TLS handshake; reply:
  * each server reply (and QUIT on close); stall: sending makes no
- * progress; total: one whole send.  libcurl counts the reply timeout in
- * whole seconds, and after a timeout the QUIT it sends gets at most one
- * more second: a stalled server is given up within the timeout plus
- * about two seconds at worst.
+ * progress; total: one whole send.  While a connection is set up (up to
+ * AUTH) libcurl counts the reply timeout in whole seconds; from MAIL on
+ * every timeout is kept to the millisecond, and a timeout closes the
+ * connection without waiting for anything more.
  * Returns: PO_OK. */
 PO_EXTERN int po_smtp_set_timeouts(po_smtp *smtp, long connect_ms,
 				   long reply_ms, long stall_ms,
@@ -755,12 +804,24 @@ PO_EXTERN int po_smtp_set_timeouts(po_smtp *smtp, long connect_ms,
  * PO_ENOMEM. */
 PO_EXTERN int po_smtp_set_ehlo_name(po_smtp *smtp, const char *name);
 
-/* po_smtp_set_partial_delivery - 0 (default): all or nothing, the first
- * refused recipient aborts the letter before DATA.  1: deliver to the
+/* po_smtp_set_partial_delivery - 0 (default): all or nothing, a refused
+ * recipient aborts the letter (without PIPELINING before the next RCPT;
+ * with it, once the flight is answered: if DATA was already accepted
+ * for the other recipients the body is ended without its final dot and
+ * the connection closed, so that they get nothing, never an empty
+ * letter).  1: deliver to the
  * accepted recipients, and report the refused ones (po_smtp_refused_*);
  * po_smtp_send still returns PO_OK when at least one was accepted and
  * PO_ERECIPIENT when none was.  Returns: PO_OK. */
 PO_EXTERN int po_smtp_set_partial_delivery(po_smtp *smtp, int on);
+
+/* po_smtp_set_require_tls - 1: every letter carries REQUIRETLS (RFC
+ * 8689): the servers that relay it must use verified TLS all the way, or
+ * return it.  Refused before MAIL with PO_EREQUIRETLS unless the
+ * connection is TLS with a verified certificate (not with
+ * po_smtp_set_verify(s, 0)) and the server offers REQUIRETLS.  Default
+ * 0.  Returns: PO_OK. */
+PO_EXTERN int po_smtp_set_require_tls(po_smtp *smtp, int on);
 
 /* po_smtp_set_keep_alive - 1 (default): after a letter the connection
  * stays open for the next po_smtp_send (a session).  0: each letter gets
@@ -776,14 +837,21 @@ PO_EXTERN int po_smtp_set_trace(po_smtp *smtp, po_trace_fn fn,
 				void *userdata);
 
 /* po_smtp_send - deliver letter.  Renders it (po_reader_new's checks come
- * first, before connecting), opens or reuses the connection, and runs
- * MAIL, RCPT (each recipient), DATA and the message.  A reused connection
- * found stale before DATA (421, reset) is retried once on a fresh one.
+ * first, before connecting), opens or reuses the connection, checks what
+ * the server offers (SMTPUTF8, SIZE, 8BITMIME, DSN, REQUIRETLS: a refusal
+ * there sends nothing and keeps the connection), and runs MAIL, RCPT
+ * (each recipient), DATA and the message, pipelined when the server
+ * offers PIPELINING.  A reused connection found stale before the message
+ * went out (closed, or a 421) is retried once on a fresh one; never after
+ * DATA's 354.
  * Returns: PO_OK when the server accepted the letter; otherwise the
  * failure (PO_EDNS, PO_ECONNECT, PO_ETLS, PO_ECERT, PO_ESTARTTLS,
  * PO_EAUTH, PO_EAUTHMECH, PO_EGREETING, PO_EHELO, PO_ESENDER,
  * PO_ERECIPIENT, PO_EDATA, PO_EMESSAGE, PO_ETIMEOUT, PO_ECONNLOST,
- * PO_EPROTOCOL, PO_ESMTPUTF8, PO_EREADER, PO_EIO, an input error, ...). */
+ * PO_EPROTOCOL (a reply that does not fit its command, more replies than
+ * commands, a reply in the middle of the message), PO_ESMTPUTF8,
+ * PO_ESIZE, PO_E8BIT, PO_EDSN, PO_EREQUIRETLS, PO_EREADER, PO_EIO, an
+ * input error, ...). */
 PO_EXTERN int po_smtp_send(po_smtp *smtp, po_letter *letter);
 
 /* Results of po_smtp_vrfy. */
@@ -794,7 +862,8 @@ PO_EXTERN int po_smtp_send(po_smtp *smtp, po_letter *letter);
 
 /* po_smtp_vrfy - send VRFY what (a local part or an address) and classify
  * the reply into *result_out (PO_VRFY_*); the reply code is in
- * po_smtp_reply_code().
+ * po_smtp_reply_code().  The connection stays open for the next VRFY or
+ * letter (unless keep-alive is off).
  * Returns: PO_OK when a reply was read, or a connection error. */
 PO_EXTERN int po_smtp_vrfy(po_smtp *smtp, const char *what, int *result_out);
 
@@ -854,6 +923,88 @@ PO_EXTERN int po_smtp_outcome_unknown(const po_smtp *smtp);
 /* po_smtp_connection_reused - 1 if the last send ran on a connection kept
  * from an earlier one. */
 PO_EXTERN int po_smtp_connection_reused(const po_smtp *smtp);
+
+/* ======================================================================
+ * Queued letters: po_pool
+ *
+ * A pool sends the letters submitted to it over its own connection(s) to
+ * one server, driven by po_pool_run from the calling thread.  With
+ * PIPELINING each letter costs one round trip: its MAIL, RCPT and DATA
+ * go in the same flight as the previous letter's end of data.  Today a
+ * pool has one connection.
+ *
+ * Outcomes are exact.  A letter completes once: sent (PO_OK), refused
+ * (the refusal's status and reply), or failed.  po_result_outcome_unknown
+ * is 1 only for a letter whose end of data went out with no reply (the
+ * server may have it: never resend blindly).  A letter whose commands
+ * went out behind a failure on the connection was not delivered: it is
+ * queued again, on a fresh connection (at most twice), never reported as
+ * sent.  A letter refused by the server leaves the connection open (RSET
+ * rides with the next letter's MAIL); a 421 or a lost connection opens a
+ * new one for the letters still queued.
+ *
+ * Not thread-safe: one pool is used by one thread at a time.
+ */
+typedef struct po_pool po_pool;
+typedef struct po_result po_result;
+
+/* po_pool_new - a pool with the settings of config (server, TLS,
+ * credentials, timeouts, trace, partial delivery, REQUIRETLS: copied;
+ * config can be freed or reused at once).  Keep-alive is always on.
+ * Returns: the pool, NULL on OOM or when config has no server
+ * (po_last_error says why). */
+PO_EXTERN po_pool *po_pool_new(const po_smtp *config);
+
+/* po_pool_free - close the connection (QUIT, bounded by the close
+ * timeout) and free the pool with every letter not yet taken from
+ * po_pool_next (the letters themselves stay the caller's). */
+PO_EXTERN void po_pool_free(po_pool *pool);
+
+/* po_pool_submit - queue letter.  It is rendered and checked now (every
+ * input error is returned here, before anything is sent) and borrowed:
+ * it must stay alive and unchanged until its result has come out of
+ * po_pool_next.  tag is the caller's, returned with the result.
+ * Returns: PO_OK, an input error (as po_reader_new), PO_ENOMEM. */
+PO_EXTERN int po_pool_submit(po_pool *pool, po_letter *letter, void *tag);
+
+/* po_pool_run - send: run the connection until every submitted letter
+ * has completed, or timeout_ms (<= 0: no limit) has passed; each
+ * letter's own timeouts (the handle's reply, stall and total timeouts)
+ * apply in any case.  Completed letters wait in po_pool_next.
+ * Returns: PO_OK when nothing is left to send, PO_ETIMEOUT when
+ * timeout_ms ran out first (call again to go on). */
+PO_EXTERN int po_pool_run(po_pool *pool, long timeout_ms);
+
+/* po_pool_pending - letters submitted and not yet completed. */
+PO_EXTERN size_t po_pool_pending(const po_pool *pool);
+
+/* po_pool_next - the next completed letter, in completion order, or NULL.
+ * The caller owns it: po_result_free. */
+PO_EXTERN po_result *po_pool_next(po_pool *pool);
+
+/* po_result_free - free a result (not its letter). */
+PO_EXTERN void po_result_free(po_result *result);
+
+/* A result's accessors: the tag and letter given to po_pool_submit; the
+ * status (PO_OK when the server accepted the letter) and the outcome's
+ * details, as the po_smtp_* accessors of the same names describe them.
+ * Strings are borrowed from the result ("" when absent). */
+PO_EXTERN void *po_result_tag(const po_result *result);
+PO_EXTERN po_letter *po_result_letter(const po_result *result);
+PO_EXTERN int po_result_status(const po_result *result);
+PO_EXTERN int po_result_reply_code(const po_result *result);
+PO_EXTERN const char *po_result_enhanced_code(const po_result *result);
+PO_EXTERN const char *po_result_reply(const po_result *result);
+PO_EXTERN const char *po_result_command(const po_result *result);
+PO_EXTERN const char *po_result_errmsg(const po_result *result);
+PO_EXTERN const char *po_result_message_id(const po_result *result);
+PO_EXTERN size_t po_result_refused_count(const po_result *result);
+PO_EXTERN const char *po_result_refused_address(const po_result *result,
+						size_t i);
+PO_EXTERN int po_result_refused_code(const po_result *result, size_t i);
+PO_EXTERN const char *po_result_refused_reply(const po_result *result,
+					      size_t i);
+PO_EXTERN int po_result_outcome_unknown(const po_result *result);
 
 /* ======================================================================
  * The program transport: pipe the letter to a program (sendmail -t)

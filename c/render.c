@@ -970,6 +970,38 @@ static int choose_codec(po_reader *r, po_part *p, struct item *it)
 	return PO_OK;
 }
 
+static const char *codec_name(const po_part *p, const struct item *it);
+
+/* PO_RENDER_7BIT, for a server without 8BITMIME (RFC 6152): no octet
+ * >= 0x80 may leave.  An entity that goes as it is and is not known to be
+ * 7bit (8bit, binary) goes quoted-printable instead, or, for
+ * message/rfc822 (which RFC 2046 §5.2.1 allows only 7bit, 8bit or
+ * binary), as a base64 application/octet-stream attachment.  One whose
+ * encoding or type the caller fixed with a header cannot be changed: it
+ * is refused (PO_E8BIT), before anything is sent. */
+static int force_7bit(const po_part *p, struct item *it)
+{
+	int rfc822 = p->type && strcasecmp(p->type, "message/rfc822") == 0;
+
+	if (it->codec != C_CANON || strcmp(codec_name(p, it), "7bit") == 0)
+		return PO_OK;
+	if (p->encoding_fixed || (rfc822 && p->type_given))
+		return po__fail(PO_E8BIT,
+				"part %.80s: its Content-Transfer-Encoding is "
+				"%s, and the server does not offer 8BITMIME",
+				part_name(p), codec_name(p, it));
+	it->check_lines = it->check_octets = 0;
+	it->cte = NULL;
+	if (rfc822) {
+		it->codec = C_BASE64;
+		it->type = "application/octet-stream";
+	} else {
+		it->codec = C_QP;
+		it->qp_text = po__part_textual(p);
+	}
+	return PO_OK;
+}
+
 static const char *codec_name(const po_part *p, const struct item *it)
 {
 	if (it->cte)
@@ -1002,6 +1034,8 @@ static int put_content_fields(po_reader *r, po_part *p, struct item *body)
 	/* the encoding first: for message/rfc822 it can change the type */
 	if (body) {
 		rc = choose_codec(r, p, body);
+		if (!rc && (r->flags & PO_RENDER_7BIT))
+			rc = force_7bit(p, body);
 		if (rc)
 			return rc;
 	}
@@ -1745,4 +1779,76 @@ void po_reader_free(po_reader *r)
 	free(r->in);
 	free(r->out);
 	free(r);
+}
+
+/* ---------------------------------------------------------------------
+ * What the SMTP transaction needs to know before MAIL */
+
+static int has_8bit(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
+int po__reader_8bit(const po_reader *r)
+{
+	size_t i;
+
+	if (has_8bit(r->mem.p, r->mem.len))
+		return 1;
+	for (i = 0; i < r->nitems; i++) {
+		const struct item *it = &r->items[i];
+
+		if (it->kind != IT_BODY || it->codec != C_CANON)
+			continue;
+		if (!it->part) /* a raw letter: its octets, or a reader's */
+			return !r->letter || r->letter->raw_fn
+				       ? 1
+				       : has_8bit(r->letter->raw,
+						  r->letter->rawlen);
+		if (strcmp(codec_name(it->part, it), "7bit") != 0)
+			return 1;
+	}
+	return 0;
+}
+
+int po__reader_size_bound(const po_reader *r, unsigned long long *out)
+{
+	unsigned long long total = 0, n;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < r->nitems; i++) {
+		const struct item *it = &r->items[i];
+
+		if (it->kind == IT_MEM) {
+			total += it->len;
+			continue;
+		}
+		if (!it->part) {
+			if (!r->letter || r->letter->raw_fn)
+				return 0;
+			n = r->letter->rawlen;
+		} else if (it->part->src == PO__SRC_FILE) {
+			if (stat(it->part->path, &st) != 0)
+				return 0;
+			n = (unsigned long long)st.st_size;
+		} else if (it->part->src == PO__SRC_READER) {
+			return 0;
+		} else {
+			n = it->part->len;
+		}
+		if (it->codec == C_BASE64) /* at least 54 octets a line */
+			total += (n + 53) / 54 * 78;
+		else if (it->codec == C_QP) /* =XX, and a soft break a line */
+			total += 3 * n + n / 8 + 8;
+		else /* a LF may become CRLF, a last CRLF may be added */
+			total += 2 * n + 2;
+	}
+	*out = total;
+	return 1;
 }

@@ -37,9 +37,8 @@ MESSAGE-ID) for the letters the server accepted, and the list of
 month's news.~%" address)
                                  :subject "This month's news")))
               (push (list address message-id) sent))
-          ;; one bad address does not stop the others (libcurl closes
-          ;; the connection after a failed letter; the next letter
-          ;; opens a new one by itself)
+          ;; one bad address does not stop the others (the connection
+          ;; stays open: an RSET goes with the next letter)
           (smtp-recipient-error (condition)
             (push (list address (smtp-error-reply condition)) refused)))))
     (values (nreverse sent) (nreverse refused))))

@@ -391,6 +391,23 @@ offer AUTH only after STARTTLS (:starttls t)."))
            (hint "A non-ASCII address needs a server that supports
 SMTPUTF8.  Use an ASCII local part (a non-ASCII domain is converted by
 itself) or another server."))
+          (:esize
+           (hint "The server announced a size limit (SIZE in its EHLO
+reply) below the letter's size: nothing was sent.  Send smaller
+attachments, or a link to them."))
+          (:e8bit
+           (hint "The server does not offer 8BITMIME, and a pre-formatted
+letter (SEND-SMTP) with octets >= 128 cannot be re-encoded.  Encode it
+in 7 bits (quoted-printable or base64), or use SEND-LETTER, which does
+that by itself."))
+          (:edsn
+           (hint "The server does not offer DSN, so the :dsn-notify,
+:dsn-ret or :dsn-envid of the designator cannot be honoured: nothing
+was sent.  Leave them out to send without notifications."))
+          (:erequiretls
+           (hint "REQUIRETLS (:require-tls t) needs TLS with a verified
+certificate (:ssl t or :starttls t, not :verify nil) and a server that
+offers REQUIRETLS: nothing was sent."))
           (:enoprogram
            (hint "Check the program's name and PATH.  (:program \"prog\"
 \"arg\" ...) runs the program directly; (:program . \"command line\")

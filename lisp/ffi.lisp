@@ -308,6 +308,14 @@ octets.  A NULL pointer becomes NIL."))
 (cffi:defcfun ("po_smtp_set_partial_delivery" %po-smtp-set-partial-delivery)
     :int
   (smtp :pointer) (on :int))
+(cffi:defcfun ("po_smtp_set_require_tls" %po-smtp-set-require-tls) :int
+  (smtp :pointer) (on :int))
+(cffi:defcfun ("po_letter_set_dsn_notify" %po-letter-set-dsn-notify) :int
+  (letter :pointer) (notify :unsigned-int))
+(cffi:defcfun ("po_letter_set_dsn_ret" %po-letter-set-dsn-ret) :int
+  (letter :pointer) (ret :int))
+(cffi:defcfun ("po_letter_set_dsn_envid" %po-letter-set-dsn-envid) :int
+  (letter :pointer) (envid c-string))
 (cffi:defcfun ("po_smtp_set_keep_alive" %po-smtp-set-keep-alive) :int
   (smtp :pointer) (on :int))
 (cffi:defcfun ("po_smtp_set_trace" %po-smtp-set-trace) :int
@@ -611,9 +619,10 @@ CODE (an integer or NIL), in CONTEXT (:SMTP, :PROGRAM or NIL)."
          (4 'smtp-transient-recipient-error)
          (5 'smtp-permanent-recipient-error)
          (t 'smtp-recipient-error)))
-      ((:esmtputf8)
-       ;; the server lacks SMTPUTF8: no retry will help (the code and
-       ;; reply are those of its EHLO, a 250)
+      ((:esmtputf8 :esize :e8bit :edsn :erequiretls)
+       ;; the server lacks SMTPUTF8, DSN, REQUIRETLS, room for the
+       ;; letter, or 8BITMIME for a raw 8-bit letter: no retry will help
+       ;; (the code and reply are those of its EHLO, a 250)
        'smtp-permanent-error)
       ((:egreeting :ehelo :esender :edata :emessage)
        (case class

@@ -103,7 +103,16 @@ token was issued for."))
     (check-status (%po-smtp-set-ehlo-name handle (server-ehlo-name server))))
   (check-status (%po-smtp-set-partial-delivery
                  handle (if (server-partial-delivery server) 1 0)))
+  (check-status (%po-smtp-set-require-tls
+                 handle (if (server-require-tls server) 1 0)))
   handle)
+
+(defun apply-dsn (server letter)
+  "Asks for the delivery status notifications of the designator SERVER
+\(:dsn-notify, :dsn-ret, :dsn-envid) on the C LETTER."
+  (check-status (%po-letter-set-dsn-notify letter (server-dsn-notify server)))
+  (check-status (%po-letter-set-dsn-ret letter (server-dsn-ret server)))
+  (check-status (%po-letter-set-dsn-envid letter (server-dsn-envid server))))
 
 (defun update-trace (handle tracer pointer)
   "Points TRACER at the stream *SMTP-DEBUG* designates now and turns the
@@ -183,6 +192,7 @@ hold a secret C cannot compare (a client key's password)."
           (timeout-ms (server-stall-ms server))
           (server-total-ms server) (server-mechanisms server)
           (server-partial-delivery server) (server-ehlo-name server)
+          (server-require-tls server)
           (and login (text-of login)))))
 
 (defun acquire-handle (server login password)
@@ -237,10 +247,10 @@ least recently used idle handle is freed when that makes more than
       (with-foreign-call (%po-smtp-free old)))))
 
 (defun free-idle-handles ()
-  "Frees the idle handles of the pool.  Each holds two file descriptors
-(libcurl's internal wake-up socket pair) though no connection; a program
-that counts its descriptors, or is about to fork many children, can call
-this first.  Safe at any time: handles in use are not in the pool.
+  "Frees the idle handles of the pool.  Each holds memory only: no
+connection and no file descriptor (a connection's libcurl handles are
+freed with it); a program that wants the memory back can call this.
+Safe at any time: handles in use are not in the pool.
 Returns the number of handles freed."
   (let ((idle (with-lock (*handle-pool-lock*)
                 (shiftf *handle-pool* '()))))
@@ -459,10 +469,12 @@ transport: the .eml file's name; when captured: NIL)."
               ((file-transport-p server)
                (deliver-file server letter scope))
               ((smtp-connection-p server)
+               (apply-dsn (smtp-connection-server server) letter)
                (deliver-on-connection server letter login password scope))
               ((eq (server-kind server) :program)
                (deliver-program server letter scope))
               (t
+               (apply-dsn server letter)
                (deliver-smtp server letter login password scope)))
       (note-reply server reply)
       (values message-id reply))))

@@ -82,6 +82,6 @@ streams and the C library.")
 designator), as (KEY . HANDLE) conses: making a libcurl handle costs
 more than the rest of a letter.  Each handle sends every letter on a
 connection of its own (keep-alive off), so keeping it idle holds no
-connection, only libcurl's wake-up socket pair.  At most
+connection and no file descriptor.  At most
 +HANDLE-POOL-SIZE+, the most recently used first.  FREE-IDLE-HANDLES
 frees them; RELOAD forgets them.")

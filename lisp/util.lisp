@@ -548,6 +548,10 @@ as a list of header lines for C."
   (oauth-token nil)
   (partial-delivery nil)
   (ehlo-name nil)
+  (dsn-notify 0)
+  (dsn-ret 0)
+  (dsn-envid nil)
+  (require-tls nil)
   (argv nil)
   (command nil))
 
@@ -561,7 +565,8 @@ no Lisp object keeps the secret."
     :ca-file :ca-directory :crl-file :crl-check :ciphers :ciphersuites
     :max-depth :verify :server-name :timeout :connect-timeout
     :reply-timeout :total-timeout :auth-mechanism :oauth-token
-    :partial-delivery :ehlo-name)
+    :partial-delivery :ehlo-name :dsn-notify :dsn-ret :dsn-envid
+    :require-tls)
   "The keys a long-form server designator (\"host\" :port ...) may
 have.")
 
@@ -792,7 +797,46 @@ or :OPTIONAL, not ~s." verify))
         (when (option :ehlo-name)
           (setf (server-ehlo-name server)
                 (string-option (option :ehlo-name) :ehlo-name designator)))
+        (parse-dsn-options server plist designator)
+        (setf (server-require-tls server) (and (option :require-tls) t))
         server))))
+
+(defconstant +dsn-notify-never+ 1)
+
+(defparameter *dsn-notify-bits*
+  '((:success . 2) (:failure . 4) (:delay . 8))
+  "The C bits of the :DSN-NOTIFY keywords other than :NEVER.")
+
+(defun parse-dsn-options (server plist designator)
+  "Sets the DSN fields of SERVER from :DSN-NOTIFY (:NEVER, or a list of
+:SUCCESS, :FAILURE, :DELAY), :DSN-RET (:FULL or :HDRS) and :DSN-ENVID
+(a string) in PLIST."
+  (let ((notify (getf plist :dsn-notify))
+        (ret (getf plist :dsn-ret))
+        (envid (getf plist :dsn-envid)))
+    (when notify
+      (setf (server-dsn-notify server)
+            (cond ((eq notify :never) +dsn-notify-never+)
+                  ((and (listp notify) (null (cdr (last notify)))
+                        (every (lambda (k) (assoc k *dsn-notify-bits*))
+                               notify))
+                   (reduce #'logior notify
+                           :key (lambda (k)
+                                  (cdr (assoc k *dsn-notify-bits*)))))
+                  ((assoc notify *dsn-notify-bits*)
+                   (cdr (assoc notify *dsn-notify-bits*)))
+                  (t (server-error designator ":dsn-notify must be :NEVER ~
+or a list of :SUCCESS, :FAILURE and :DELAY, not ~s." notify)))))
+    (when ret
+      (setf (server-dsn-ret server)
+            (case ret
+              (:full 1)
+              (:hdrs 2)
+              (t (server-error designator ":dsn-ret must be :FULL or ~
+:HDRS, not ~s." ret)))))
+    (when envid
+      (setf (server-dsn-envid server)
+            (string-option envid :dsn-envid designator)))))
 
 (defun parse-program (designator)
   "Normalises (:PROGRAM . \"command\"), (:PROGRAM \"prog\" \"arg\" ...

@@ -8,8 +8,14 @@ sbcl ecl cl-cffi cl-fiveam cl-trivial-gray-streams python3 python3-aiosmtpd open
 ca-certificates clang libclang-rt-14-dev chromium fonts-dejavu-core"
 # chromium and a font: the preview page's test in a real browser
 # (tests-c/test_browser.c, fixtures/browser.py).
-# Wanted by `make valgrind-test` and `make bench` only.
-[ "${PO_DEPS_EXTRA:-}" = 1 ] && PACKAGES="$PACKAGES valgrind time"
+# Wanted by `make valgrind-test` and `make bench` only (nodejs and npm:
+# the Nodemailer peer, installed by bench/run.sh into bench/node/).
+if [ "${PO_DEPS_EXTRA:-}" = 1 ]; then
+	PACKAGES="$PACKAGES valgrind time nodejs"
+	# Debian's nodejs comes without npm; other builds (NodeSource's)
+	# bring their own, which Debian's npm package would conflict with
+	command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
+fi
 
 missing=""
 for p in $PACKAGES; do

@@ -356,6 +356,73 @@ static void test_send_ipv6_and_refusal(void **state)
 	fixture_stop(&f);
 }
 
+/* DSN and REQUIRETLS flags; #7 item 5: a fullwidth '@' in --server is
+ * not a way to reach another host. */
+static void test_send_dsn_and_host_check(void **state)
+{
+	const char *dsn[] = {"--caps", "DSN,8BITMIME", NULL};
+	char server[64], *j;
+	fixture f, g;
+	struct run r;
+
+	(void)state;
+	assert_int_equal(fixture_start(&f, "faultd", dsn), 0);
+	snprintf(server, sizeof server, "127.0.0.1:%d", f.port);
+	r = run((const char *[]){"send", "--server", server, "--from",
+				 "a@example.com", "--to", "b@example.com",
+				 "--dsn-notify", "success,failure",
+				 "--dsn-ret", "hdrs", "--dsn-envid", "batch-7",
+				 NULL},
+		"x", NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	assert_int_equal(fixture_wait_messages(&f, 1, 5000), 1);
+	j = fixture_read(&f, "0001.json", NULL);
+	assert_non_null(strstr(j, "\"NOTIFY=SUCCESS,FAILURE\""));
+	assert_non_null(strstr(j, "\"RET=HDRS\""));
+	assert_non_null(strstr(j, "\"ENVID=batch-7\""));
+	free(j);
+	r = run((const char *[]){"send", "--server", server, "--from",
+				 "a@example.com", "--to", "b@example.com",
+				 "--dsn-notify", "sometimes", NULL},
+		"x", NULL);
+	assert_int_equal(r.status, 2);
+	done(&r);
+	/* REQUIRETLS on a plain connection: refused, nothing sent */
+	r = run((const char *[]){"send", "--server", server, "--from",
+				 "a@example.com", "--to", "b@example.com",
+				 "--require-tls", NULL},
+		"x", NULL);
+	assert_clean_failure(&r, 1, "REQUIRETLS");
+	done(&r);
+	fixture_stop(&f);
+
+	/* a server without DSN */
+	assert_int_equal(fixture_start(&f, "faultd", NULL), 0);
+	snprintf(server, sizeof server, "127.0.0.1:%d", f.port);
+	r = run((const char *[]){"send", "--server", server, "--from",
+				 "a@example.com", "--to", "b@example.com",
+				 "--dsn-notify", "never", NULL},
+		"x", NULL);
+	assert_clean_failure(&r, 1, "does not support DSN");
+	done(&r);
+	assert_int_equal(fixture_wait_messages(&f, 0, 0), 0);
+
+	/* --server $'mail.example.com\uff20127.0.0.1:PORT' */
+	assert_int_equal(fixture_start(&g, "faultd", NULL), 0);
+	snprintf(server, sizeof server,
+		 "mail.example.com\xef\xbc\xa0" "127.0.0.1:%d", g.port);
+	r = run((const char *[]){"send", "--server", server, "--from",
+				 "a@example.com", "--to", "b@example.com",
+				 NULL},
+		"x", NULL);
+	assert_clean_failure(&r, 1, "not a host name");
+	done(&r);
+	assert_null(fixture_transcript_wait(&g, 1, 300));
+	fixture_stop(&g);
+	fixture_stop(&f);
+}
+
 static void test_send_program(void **state)
 {
 	char dir[] = "/tmp/po-cli-XXXXXX", cmd[128], path[64];
@@ -725,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_server_text_sanitised),
 		cmocka_unit_test(test_killed_cli_kills_program),
 		cmocka_unit_test(test_program_timeout),
+		cmocka_unit_test(test_send_dsn_and_host_check),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

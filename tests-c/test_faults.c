@@ -3,7 +3,9 @@
  * step of the dialogue.  For each case: the right status and reply code,
  * within the configured timeout, never reported as sent, "outcome
  * unknown" exactly when the whole message went out without a reply, and
- * the handle still usable afterwards. */
+ * the handle still usable afterwards.  Every case runs twice: in lockstep
+ * (faultd's default) and with PIPELINING offered, where MAIL, the RCPTs
+ * and DATA go in one flight and the fault hits that position of it. */
 #include "check.h"
 
 #include <stdio.h>
@@ -197,7 +199,7 @@ static po_letter *letter(int big)
 	return l;
 }
 
-static void run_fault(const struct fault *ft)
+static void run_fault(const struct fault *ft, int pipelining)
 {
 	const char *args[24];
 	fixture f;
@@ -208,6 +210,8 @@ static void run_fault(const struct fault *ft)
 
 	for (int i = 0; ft->rules[i]; i++)
 		args[n++] = ft->rules[i];
+	if (pipelining)
+		args[n++] = "--pipelining";
 	if (ft->security) {
 		static char pem[320], key[320];
 
@@ -279,7 +283,12 @@ static void run_fault(const struct fault *ft)
 
 static void test_fault(void **state)
 {
-	run_fault(*state);
+	run_fault(*state, 0);
+}
+
+static void test_fault_pipelined(void **state)
+{
+	run_fault(*state, 1);
 }
 
 static int setup_certs(void **state)
@@ -290,13 +299,21 @@ static int setup_certs(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[sizeof faults / sizeof faults[0]];
+	enum { N = sizeof faults / sizeof faults[0] };
+	struct CMUnitTest tests[2 * N];
+	static char names[N][80];
 	size_t i;
 
-	for (i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+	for (i = 0; i < N; i++) {
+		snprintf(names[i], sizeof names[i], "%s (pipelined)",
+			 faults[i].name);
 		tests[i] = (struct CMUnitTest){faults[i].name, test_fault,
 					       NULL, NULL,
 					       (void *)&faults[i]};
+		tests[N + i] = (struct CMUnitTest){names[i],
+						   test_fault_pipelined, NULL,
+						   NULL, (void *)&faults[i]};
 	}
-	return _cmocka_run_group_tests("faults", tests, i, setup_certs, NULL);
+	return _cmocka_run_group_tests("faults", tests, 2 * N, setup_certs,
+				       NULL);
 }

@@ -158,7 +158,8 @@ refused when the content does not fit it."
     (let ((text (hard-text (second (captured-letters box)))))
       (is (= 1 (hard-count "Content-Type:" text)))
       (is (= 1 (hard-count "Content-Transfer-Encoding:" text)))
-      (is (search (format nil "Content-Type: text/html;~%    charset=\"utf-8\"")
+      (is (search (format nil "Content-Type: text/html;~c~%    ~
+charset=\"utf-8\"" #\Return)
                   text))
       (is (search "Content-Transfer-Encoding: quoted-printable" text)))
     (signals smtp-error

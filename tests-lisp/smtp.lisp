@@ -270,6 +270,69 @@ it; to one that does not, it is an SMTP-PERMANENT-ERROR with status
       (is (contains (princ-to-string e) "SMTPUTF8")))
     (is (null (letters d)))))
 
+(test dsn-and-requiretls-keys
+  "The designator's :dsn-notify, :dsn-ret and :dsn-envid go on the wire
+as RFC 3461 parameters (with a connection from WITH-SMTP-CONNECTION
+too); a server without DSN refuses the letter before MAIL with an
+SMTP-PERMANENT-ERROR of status :EDSN; :require-tls t on a plain
+connection is refused with :EREQUIRETLS; bad values are argument
+errors."
+  (with-faultd (f "--caps" "DSN,8BITMIME,PIPELINING")
+    (is (stringp (send-letter (server f :dsn-notify '(:failure :delay)
+                                     :dsn-ret :hdrs :dsn-envid "lisp-1")
+                           *from* *to* "dsn")))
+    (with-smtp-connection (c (server f :dsn-notify :never))
+      (is (stringp (send-letter c *from* *to* "never"))))
+    (let ((letters (letters f)))
+      (is (= 2 (length letters)))
+      (is (subsetp '("RET=HDRS" "ENVID=lisp-1")
+                   (json (first letters) "mail_options") :test #'string=))
+      (is (subsetp (list "NOTIFY=FAILURE,DELAY"
+                         (format nil "ORCPT=rfc822;~a" *to*))
+                   (json (first letters) "rcpt_options") :test #'string=))
+      (is (member "NOTIFY=NEVER" (json (second letters) "rcpt_options")
+                  :test #'string=)))
+    (let ((e (handler-case (send-letter (server f :require-tls t) *from*
+                                        *to* "requiretls")
+               (error (e) e))))
+      (is (typep e 'smtp-permanent-error) "~s" e)
+      (is (eq :erequiretls (smtp-error-status e)))))
+  (with-faultd (f)
+    (let ((e (handler-case (send-letter (server f :dsn-notify '(:success))
+                                        *from* *to* "no dsn")
+               (error (e) e))))
+      (is (typep e 'smtp-permanent-error) "~s" e)
+      (is (eq :edsn (smtp-error-status e)))
+      (is (contains (princ-to-string e) "DSN")))
+    (is (null (letters f)))
+    (is (not (contains (transcript f) "C: MAIL"))))
+  (dolist (bad '((:dsn-notify (:sometimes)) (:dsn-notify "failure")
+                 (:dsn-ret :all) (:dsn-envid 7)))
+    (signals smtp-argument-error
+      (send-letter (list* "localhost" bad) *from* *to* "x"))))
+
+(test server-host-check-bypass
+  "#7 item 5: a fullwidth @ (U+FF20), which IDNA maps to \"@\", and an
+IPv6 zone id holding \"]@host:port/\" are not ways to reach another host:
+SMTP-ARGUMENT-ERROR, and the server named by the trick sees no
+connection."
+  (with-faultd (f)
+    (let ((port (fixture-port f)))
+      (signals smtp-argument-error
+        (send-letter (format nil "mail.example.com~c127.0.0.1:~d"
+                             (code-char #xff20) port)
+                     *from* *to* "x"))
+      (signals smtp-argument-error
+        (send-letter (list (format nil "mail.example.com~c127.0.0.1"
+                                   (code-char #xff20))
+                           :port port)
+                     *from* *to* "x"))
+      (signals smtp-argument-error
+        (send-letter (list (format nil "fe80::1%a]@127.0.0.1:~d/x" port)
+                           :port 25)
+                     *from* *to* "x")))
+    (is (= 0 (connection-count f)))))
+
 (test non-ascii-file-names
   "A file with a non-ASCII name is attached under that name (RFC 2231),
 as Python reads it back."
