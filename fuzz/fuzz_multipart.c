@@ -52,6 +52,7 @@ struct leaf {
 	unsigned char *content;
 	size_t len;
 	int reader;
+	int text; /* made by po_part_new_text: canonical CRLF text */
 	size_t pos, chunk; /* reader parts: where, and how much a call */
 };
 
@@ -124,6 +125,7 @@ static void add_leaf(struct in *in, po_part *parent, struct expect *e,
 
 	l->content = make_content(in, bounds, nbounds, &l->len);
 	l->reader = 0;
+	l->text = kind % 4 < 2;
 	switch (kind % 4) {
 	case 0:
 	case 1:
@@ -233,7 +235,12 @@ static void check(const struct expect *e, const tc_entity *t)
 		if (!want)
 			abort();
 		if (strcmp(t->cte, "base64") == 0)
-			n = (memcpy(want, l->content, l->len), l->len);
+			/* a text part is canonical text: its bare LFs went
+			 * in as CRLF (RFC 2045 §6.8) */
+			n = l->text ? tc_text_canonical(l->content, l->len,
+							want)
+				    : (memcpy(want, l->content, l->len),
+				       l->len);
 		else if (strcmp(t->cte, "quoted-printable") == 0)
 			n = strncmp(t->type, "text/", 5) == 0
 				    ? tc_text_canonical(l->content, l->len,
